@@ -1,1 +1,40 @@
-//! placeholder
+//! Frames to typed messages and back, for every wire dialect corsair speaks.
+//!
+//! This crate knows nothing of sockets or clocks: a message is a list of
+//! frames (`Vec<Bytes>`), exactly as a ZeroMQ socket hands it over, with
+//! the ROUTER identity frame already taken off. Decoding never panics:
+//! malformed input gives a [`DecodeError`] that says what is wrong.
+//!
+//! # Layout
+//! - [`error`]: [`DecodeError`], the one error of this crate.
+//! - [`envelope`]: the `envelope… "" body…` shape shared by plain (Lazy
+//!   Pirate) clients and Pirate workers.
+//! - [`pirate`]: the Simple Pirate (REQ) and Paranoid Pirate (6/PPP,
+//!   DEALER) worker dialects, both directions.
+//!
+//! # Example
+//! ```
+//! use bytes::Bytes;
+//! use corsair_proto::pirate::{FromWorker, PirateDialect};
+//!
+//! // A Paranoid Pirate worker's READY, as the broker's ROUTER sees it.
+//! let frames = vec![Bytes::from_static(&[0x01])];
+//! let (dialect, msg) = FromWorker::decode(frames).unwrap();
+//! assert_eq!(dialect, PirateDialect::Paranoid);
+//! assert_eq!(msg, FromWorker::Ready);
+//!
+//! // A Simple Pirate (REQ) worker's READY carries the REQ delimiter.
+//! let frames = vec![Bytes::new(), Bytes::from_static(&[0x01])];
+//! assert_eq!(FromWorker::decode(frames).unwrap().0, PirateDialect::Simple);
+//! ```
+
+pub mod envelope;
+pub mod error;
+pub mod pirate;
+
+pub use bytes::Bytes;
+pub use envelope::Enveloped;
+pub use error::DecodeError;
+
+/// One ZeroMQ message: its frames in order.
+pub type Frames = Vec<Bytes>;

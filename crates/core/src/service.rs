@@ -1,0 +1,111 @@
+//! Per-service queues: idle workers (least recently used first) and
+//! requests waiting for one.
+//!
+//! Both queues allow O(1) removal from the middle by lazy deletion: an
+//! entry carries the epoch at which it was pushed, and entries whose
+//! epoch no longer matches their owner's current one are skipped when
+//! they reach the front.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use crate::request::RequestId;
+
+/// One service: who can serve it and what waits for it.
+#[derive(Debug, Default)]
+pub struct Service {
+    idle: VecDeque<(Bytes, u64)>,
+    pending: VecDeque<(RequestId, u64)>,
+    /// Workers registered for this service, idle or busy.
+    pub workers: usize,
+}
+
+impl Service {
+    /// Appends a worker that just became idle (most recently used last).
+    pub fn push_idle(&mut self, worker: Bytes, epoch: u64) {
+        self.idle.push_back((worker, epoch));
+    }
+
+    /// Takes the least recently used idle worker for which `is_current`
+    /// says its entry is still valid.
+    pub fn pop_idle(&mut self, mut is_current: impl FnMut(&Bytes, u64) -> bool) -> Option<Bytes> {
+        while let Some((worker, epoch)) = self.idle.pop_front() {
+            if is_current(&worker, epoch) {
+                return Some(worker);
+            }
+        }
+        None
+    }
+
+    /// Puts back a worker taken by `pop_idle` but not used.
+    pub fn unpop_idle(&mut self, worker: Bytes, epoch: u64) {
+        self.idle.push_front((worker, epoch));
+    }
+
+    /// Queues a new request at the back.
+    pub fn push_request(&mut self, id: RequestId, epoch: u64) {
+        self.pending.push_back((id, epoch));
+    }
+
+    /// Queues a request whose attempt failed at the head of the queue.
+    pub fn push_request_front(&mut self, id: RequestId, epoch: u64) {
+        self.pending.push_front((id, epoch));
+    }
+
+    /// Takes the oldest request for which `is_current` holds.
+    pub fn pop_request(
+        &mut self,
+        mut is_current: impl FnMut(RequestId, u64) -> bool,
+    ) -> Option<(RequestId, u64)> {
+        while let Some((id, epoch)) = self.pending.pop_front() {
+            if is_current(id, epoch) {
+                return Some((id, epoch));
+            }
+        }
+        None
+    }
+
+    /// True when neither queue holds any entry (stale or not).
+    pub fn is_drained(&self) -> bool {
+        self.idle.is_empty() && self.pending.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &'static str) -> Bytes {
+        Bytes::from_static(s.as_bytes())
+    }
+
+    #[test]
+    fn idle_workers_come_out_least_recently_used_first() {
+        let mut s = Service::default();
+        s.push_idle(w("a"), 1);
+        s.push_idle(w("b"), 1);
+        assert_eq!(s.pop_idle(|_, _| true), Some(w("a")));
+        s.push_idle(w("a"), 2);
+        assert_eq!(s.pop_idle(|_, _| true), Some(w("b")));
+        assert_eq!(s.pop_idle(|_, _| true), Some(w("a")));
+        assert_eq!(s.pop_idle(|_, _| true), None);
+    }
+
+    #[test]
+    fn stale_entries_are_skipped() {
+        let mut s = Service::default();
+        s.push_idle(w("gone"), 1);
+        s.push_idle(w("live"), 3);
+        assert_eq!(s.pop_idle(|_, e| e == 3), Some(w("live")));
+        s.push_request(RequestId(1), 1);
+        s.push_request(RequestId(2), 1);
+        s.push_request_front(RequestId(3), 1);
+        assert_eq!(
+            s.pop_request(|id, _| id != RequestId(3)),
+            Some((RequestId(1), 1))
+        );
+        assert_eq!(s.pop_request(|_, _| true), Some((RequestId(2), 1)));
+        assert!(s.is_drained());
+    }
+}

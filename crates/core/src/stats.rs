@@ -1,0 +1,46 @@
+//! Counters of everything the broker did, dropped or refused.
+//!
+//! Every message the broker does not pass on is counted here, by reason,
+//! as well as logged: nothing is dropped silently.
+
+/// Monotonic counters since the broker started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Requests accepted from clients.
+    pub accepted: u64,
+    /// Requests answered with a worker's reply.
+    pub answered: u64,
+    /// Requests that ended with the failure reply (all reasons).
+    pub failed: u64,
+    /// Of `failed`: refused at once because the queue was full.
+    pub rejected_queue_full: u64,
+    /// Of `failed`: no worker took them within the wait limit.
+    pub wait_expired: u64,
+    /// Of `failed`: every attempt failed.
+    pub attempts_exhausted: u64,
+    /// Dispatches to a worker (first attempts and retries).
+    pub dispatched: u64,
+    /// Failed attempts that put their request back in the queue.
+    pub retried: u64,
+    /// Attempts that ran past the attempt timeout.
+    pub attempt_timeouts: u64,
+    /// Replies accepted from the worker of an earlier attempt.
+    pub late_replies: u64,
+    /// Replies dropped because their request had already ended.
+    pub duplicate_replies: u64,
+    /// Replies dropped because they named no request this broker knows.
+    pub unknown_replies: u64,
+    /// Malformed messages from the client side, dropped.
+    pub malformed_frontend: u64,
+    /// Malformed messages from the worker side, dropped.
+    pub malformed_backend: u64,
+    /// Replies that could not be delivered because the client was gone.
+    pub client_gone: u64,
+    /// Workers declared dead for silence.
+    pub workers_expired: u64,
+    /// Workers that disappeared (unroutable) or restarted mid-request.
+    pub workers_lost: u64,
+    /// Heartbeats sent to workers.
+    pub heartbeats_sent: u64,
+}

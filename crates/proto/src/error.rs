@@ -1,0 +1,40 @@
+//! The decoding error of every dialect.
+
+use thiserror::Error;
+
+/// Why a list of frames is not a valid message of the dialect tried.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The message had no frames at all.
+    #[error("empty message: no frames")]
+    Empty,
+    /// No empty delimiter frame separates the envelope from the body.
+    #[error("no empty delimiter frame between envelope and body")]
+    MissingDelimiter,
+    /// The delimiter is there but no body frame follows it.
+    #[error("no body frame after the empty delimiter")]
+    MissingBody,
+    /// A command frame holds a byte this dialect does not define.
+    #[error("unknown {dialect} command {byte:#04x}")]
+    UnknownCommand {
+        /// The dialect whose command set was consulted.
+        dialect: &'static str,
+        /// The byte found.
+        byte: u8,
+    },
+    /// A command frame is not exactly one byte long.
+    #[error("{dialect} command frame must be 1 byte, got {len} bytes")]
+    BadCommandFrame {
+        /// The dialect whose command was expected.
+        dialect: &'static str,
+        /// The length of the frame found.
+        len: usize,
+    },
+    /// A reply carries no envelope, so it cannot be routed.
+    #[error("{dialect} reply has an empty envelope")]
+    MissingEnvelope {
+        /// The dialect of the reply.
+        dialect: &'static str,
+    },
+}
