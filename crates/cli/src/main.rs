@@ -1,1 +1,74 @@
-fn main() {}
+//! The `corsair` command: argument parsing and wiring only; the work is
+//! done by the `corsair` library.
+
+mod args;
+mod broker;
+mod client;
+mod demo;
+mod signals;
+mod worker;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Reliable request-reply on ZeroMQ.
+#[derive(Debug, Parser)]
+#[command(name = "corsair", version, about)]
+struct Cli {
+    /// More logging: -v info, -vv debug, -vvv trace.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the reliable broker.
+    Broker(broker::BrokerArgs),
+    /// Run a worker that echoes (or runs a command), optionally misbehaving.
+    Worker(worker::WorkerArgs),
+    /// Send requests as a Lazy Pirate client and print the replies.
+    Client(client::ClientArgs),
+    /// Broker, misbehaving workers and clients in one process; checks
+    /// that nothing is lost.
+    Demo(demo::DemoArgs),
+}
+
+fn init_logging(base: u8, verbose: u8) {
+    let level = match base.saturating_add(verbose) {
+        0 => "error",
+        1 => "warn",
+        2 => "info",
+        3 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("CORSAIR_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let base = match cli.command {
+        Command::Demo(_) => 0,
+        Command::Client(_) => 1,
+        Command::Broker(_) | Command::Worker(_) => 2,
+    };
+    init_logging(base, cli.verbose);
+    let result = match cli.command {
+        Command::Broker(a) => broker::run(a),
+        Command::Worker(a) => worker::run(a),
+        Command::Client(a) => client::run(a),
+        Command::Demo(a) => demo::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("corsair: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -57,3 +57,4 @@ pub use corsair_proto as proto;
 pub use corsair_proto::Frames;
 pub use shutdown::Shutdown;
 pub use worker::{Worker, WorkerDialect, WorkerError, WorkerOptions};
+pub use zmq;

@@ -115,7 +115,11 @@ impl Worker {
 
     /// Serves requests with `handler` until `shutdown` is triggered. The
     /// request in hand when the signal comes is finished first.
-    pub fn run<F>(&mut self, mut handler: F, shutdown: &Shutdown) -> Result<WorkerStats, WorkerError>
+    pub fn run<F>(
+        &mut self,
+        mut handler: F,
+        shutdown: &Shutdown,
+    ) -> Result<WorkerStats, WorkerError>
     where
         F: FnMut(Frames) -> Option<Frames>,
     {

@@ -1,0 +1,84 @@
+//! Argument value parsers: durations and probabilities.
+
+use std::time::Duration;
+
+/// Parses `2.5s`, `500ms`, `250us`, `1m`, `1h` or a bare number of seconds.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (try 2.5s, 500ms, 1m)"))?;
+    let scale = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "ms" => 1e-3,
+        "us" | "µs" => 1e-6,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` in `{text}` (use us, ms, s, m, h)"
+            ))
+        }
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+        return Err(format!("duration `{text}` is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses a probability between 0 and 1.
+pub fn probability(text: &str) -> Result<f64, String> {
+    let p: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("`{text}` is not a probability between 0 and 1"))
+    }
+}
+
+/// Parses a retry count, or `forever` / `inf` for no limit.
+pub fn retries(text: &str) -> Result<Option<u32>, String> {
+    match text.trim() {
+        "forever" | "inf" | "unlimited" => Ok(None),
+        n => n
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("`{text}` is not a retry count (a number, or `forever`)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_every_unit() {
+        assert_eq!(duration("2.5s"), Ok(Duration::from_millis(2500)));
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(duration("250us"), Ok(Duration::from_micros(250)));
+        assert!(duration("fast").unwrap_err().contains("not a duration"));
+        assert!(duration("3 parsecs")
+            .unwrap_err()
+            .contains("unknown duration unit"));
+        assert!(duration("-1s").is_err());
+    }
+
+    #[test]
+    fn probabilities_and_retries() {
+        assert_eq!(probability("0.1"), Ok(0.1));
+        assert!(probability("1.5").is_err());
+        assert_eq!(retries("3"), Ok(Some(3)));
+        assert_eq!(retries("forever"), Ok(None));
+        assert!(retries("lots").is_err());
+    }
+}
