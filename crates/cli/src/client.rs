@@ -26,7 +26,7 @@ pub struct ClientArgs {
     timeout: Duration,
     /// Resends after the first send (`forever` for no limit).
     #[arg(long, default_value = "3", value_name = "N", value_parser = args::retries)]
-    retries: Option<u32>,
+    retries: ::std::option::Option<u32>,
     /// How many requests to send.
     #[arg(long, default_value_t = 1, value_name = "N")]
     requests: u64,
@@ -43,7 +43,6 @@ pub fn run(args: ClientArgs) -> anyhow::Result<()> {
         retries: args.retries,
     };
     let mut client = Client::new(&ctx, args.connect, policy);
-    let mut failures = 0u64;
     for seq in 1..=args.requests {
         let body = args.body.clone().unwrap_or_else(|| seq.to_string());
         match client.request(vec![Bytes::from(body)], &shutdown) {
@@ -52,18 +51,11 @@ pub fn run(args: ClientArgs) -> anyhow::Result<()> {
                 println!("{}", text.join(" "));
             }
             Err(ClientError::Failed) => {
-                failures += 1;
                 println!("failure");
             }
             Err(ClientError::Shutdown) => bail!("interrupted"),
             Err(e) => return Err(e.into()),
         }
-    }
-    if failures > 0 {
-        eprintln!(
-            "corsair client: {failures} of {} requests failed",
-            args.requests
-        );
     }
     Ok(())
 }

@@ -47,14 +47,14 @@ fn init_logging(base: u8, verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let base = match cli.command {
-        Command::Demo(_) => 0,
-        Command::Client(_) => 1,
+        Command::Demo(_) | Command::Client(_) => 0,
         Command::Broker(_) | Command::Worker(_) => 2,
     };
     init_logging(base, cli.verbose);

@@ -148,6 +148,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
             let shown = body
                 .first()
                 .map(|f| String::from_utf8_lossy(f).into_owned());
+            info!(request = ?shown, "request received");
             match behaviour.apply(&mut rng, body) {
                 Outcome::Answer(reply) => {
                     info!(request = ?shown, "normal reply");

@@ -108,7 +108,7 @@ impl Broker {
                 self.frontend.as_poll_item(zmq::POLLIN),
                 self.backend.as_poll_item(zmq::POLLIN),
             ];
-            zmq::poll(&mut items, timeout)?;
+            frames::poll(&mut items, timeout)?;
             let (front_ready, back_ready) = (items[0].is_readable(), items[1].is_readable());
             let now = Instant::now();
             if back_ready {

@@ -102,7 +102,7 @@ impl Client {
                 if now >= deadline {
                     break;
                 }
-                if socket.poll(zmq::POLLIN, poll_ms(now, Some(deadline)))? > 0 {
+                if frames::readable(socket, poll_ms(now, Some(deadline)))? {
                     let reply = frames::recv(socket, 0)?;
                     return match reply.as_slice() {
                         [only] if only.is_empty() => Err(ClientError::Failed),

@@ -4,20 +4,28 @@ use bytes::Bytes;
 use corsair_proto::Frames;
 
 /// Receives one whole multipart message, without copying its frames.
+/// An interrupting signal is retried.
 pub fn recv(socket: &zmq::Socket, flags: i32) -> zmq::Result<Frames> {
-    Ok(socket
-        .recv_multipart(flags)?
-        .into_iter()
-        .map(Bytes::from)
-        .collect())
+    loop {
+        match socket.recv_multipart(flags) {
+            Ok(parts) => return Ok(parts.into_iter().map(Bytes::from).collect()),
+            Err(zmq::Error::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
-/// Sends one multipart message.
+/// Sends one multipart message. An interrupting signal is retried.
 pub fn send(socket: &zmq::Socket, frames: &[Bytes], flags: i32) -> zmq::Result<()> {
     let last = frames.len().saturating_sub(1);
     for (i, f) in frames.iter().enumerate() {
         let more = if i < last { zmq::SNDMORE } else { 0 };
-        socket.send(f.as_ref(), flags | more)?;
+        loop {
+            match socket.send(f.as_ref(), flags | more) {
+                Err(zmq::Error::EINTR) => continue,
+                other => break other?,
+            }
+        }
     }
     Ok(())
 }
@@ -29,4 +37,23 @@ pub fn split_identity(mut frames: Frames) -> Option<(Bytes, Frames)> {
     }
     let rest = frames.split_off(1);
     Some((frames.pop()?, rest))
+}
+
+/// `zmq::poll` that treats an interrupting signal as "nothing ready", so
+/// loops get to look at their shutdown flag.
+pub fn poll(items: &mut [zmq::PollItem<'_>], timeout_ms: i64) -> zmq::Result<i32> {
+    match zmq::poll(items, timeout_ms) {
+        Err(zmq::Error::EINTR) => Ok(0),
+        other => other,
+    }
+}
+
+/// Waits up to `timeout_ms` for `socket` to become readable; an
+/// interrupting signal counts as "not readable".
+pub fn readable(socket: &zmq::Socket, timeout_ms: i64) -> zmq::Result<bool> {
+    match socket.poll(zmq::POLLIN, timeout_ms) {
+        Ok(n) => Ok(n > 0),
+        Err(zmq::Error::EINTR) => Ok(false),
+        Err(e) => Err(e),
+    }
 }

@@ -168,7 +168,7 @@ impl Worker {
         let mut liveness = Liveness::new(self.options.liveness, Instant::now());
         while !shutdown.is_triggered() {
             let timeout = poll_ms(Instant::now(), Some(liveness.poll_timeout()));
-            if socket.poll(zmq::POLLIN, timeout)? > 0 {
+            if frames::readable(&socket, timeout)? {
                 loop {
                     let msg = match frames::recv(&socket, zmq::DONTWAIT) {
                         Ok(msg) => msg,
@@ -221,7 +221,7 @@ impl Worker {
     ) -> Result<(), WorkerError> {
         let mut socket = self.connect()?;
         while !shutdown.is_triggered() {
-            if socket.poll(zmq::POLLIN, poll_ms(Instant::now(), None))? == 0 {
+            if !frames::readable(&socket, poll_ms(Instant::now(), None))? {
                 continue;
             }
             let msg = frames::recv(&socket, 0)?;

@@ -1,0 +1,277 @@
+//! Shared test infrastructure: the real `corsair` binary and pyzmq peers
+//! as child processes, each test under a hard timeout.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Aborts the whole test process (after killing every child) if the test
+/// is still running after `limit`. Disarmed when dropped.
+pub struct TimeBomb(Arc<Mutex<bool>>);
+
+pub fn time_bomb(name: &'static str, limit: Duration) -> TimeBomb {
+    let armed = Arc::new(Mutex::new(true));
+    let a = armed.clone();
+    thread::spawn(move || {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            thread::sleep(Duration::from_millis(100));
+            if !*a.lock().unwrap() {
+                return;
+            }
+        }
+        eprintln!("test {name} timed out after {limit:?}");
+        kill_all_children();
+        std::process::exit(101);
+    });
+    TimeBomb(armed)
+}
+
+impl Drop for TimeBomb {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() = false;
+    }
+}
+
+fn children() -> &'static Mutex<Vec<u32>> {
+    static PIDS: OnceLock<Mutex<Vec<u32>>> = OnceLock::new();
+    PIDS.get_or_init(Mutex::default)
+}
+
+fn kill_all_children() {
+    for pid in children().lock().unwrap().iter() {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+}
+
+/// A child process whose stdout and stderr lines are collected; killed
+/// when dropped.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, mut cmd: Command) -> Proc {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        children().lock().unwrap().push(child.id());
+        let (tx, rx) = channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        for stream in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err),
+        ] {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Proc {
+            name: name.to_owned(),
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `needle`; returns it.
+    pub fn wait_for(&mut self, needle: &str, limit: Duration) -> String {
+        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        let end = Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => panic!(
+                    "{}: no line containing {needle:?} within {limit:?}; output so far:\n{}",
+                    self.name,
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for the process to exit; returns its exit code and every
+    /// line it printed.
+    pub fn wait(mut self, limit: Duration) -> (Option<i32>, Vec<String>) {
+        let end = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < end,
+                "{} did not exit within {limit:?}",
+                self.name
+            );
+            thread::sleep(Duration::from_millis(20));
+        };
+        // Output is complete once both pipes closed.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        (status.code(), std::mem::take(&mut self.seen))
+    }
+
+    /// Every line printed so far (without waiting).
+    pub fn lines_so_far(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        &self.seen
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{sig} {} failed", self.name);
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn corsair(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_corsair"));
+    cmd.args(args);
+    cmd
+}
+
+/// A running `corsair broker` on ephemeral loopback ports.
+pub struct BrokerProc {
+    pub proc: Proc,
+    pub frontend: String,
+    pub backend: String,
+}
+
+pub fn start_broker(extra: &[&str]) -> BrokerProc {
+    let mut args = vec![
+        "broker",
+        "--frontend",
+        "tcp://127.0.0.1:*",
+        "--backend",
+        "tcp://127.0.0.1:*",
+    ];
+    args.extend_from_slice(extra);
+    let mut proc = Proc::spawn("broker", corsair(&args));
+    let line = proc.wait_for("clients on", Duration::from_secs(10));
+    // "corsair broker: clients on EP, workers on EP"
+    let after = line.split("clients on ").nth(1).unwrap();
+    let (frontend, rest) = after.split_once(", workers on ").unwrap();
+    BrokerProc {
+        frontend: frontend.trim().to_owned(),
+        backend: rest.trim().to_owned(),
+        proc,
+    }
+}
+
+impl BrokerProc {
+    /// SIGTERM, wait for a clean exit, return the final stats line.
+    pub fn stop(self) -> String {
+        self.proc.signal("TERM");
+        let (code, lines) = self.proc.wait(Duration::from_secs(10));
+        assert_eq!(
+            code,
+            Some(0),
+            "broker exit code; output:\n{}",
+            lines.join("\n")
+        );
+        lines
+            .into_iter()
+            .find(|l| l.contains("stopped;"))
+            .expect("broker prints its final stats")
+    }
+}
+
+/// Reads `name: N` out of a Debug-printed stats line.
+pub fn stat(line: &str, name: &str) -> u64 {
+    let key = format!("{name}: ");
+    let at = line
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        + key.len();
+    line[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Where pyzmq is installed for the tests when the system has none.
+fn pydeps() -> PathBuf {
+    workspace_root().join("target/pydeps")
+}
+
+/// A `python3` command that can `import zmq`, installing pyzmq with pip
+/// into target/pydeps on first use if needed.
+pub fn python(script: &str, args: &[&str]) -> Command {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let has = |pp: &PathBuf| {
+            Command::new("python3")
+                .args(["-c", "import zmq"])
+                .env("PYTHONPATH", pp)
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        };
+        if !has(&pydeps()) {
+            let status = Command::new("python3")
+                .args(["-m", "pip", "install", "--quiet", "--target"])
+                .arg(pydeps())
+                .arg("pyzmq")
+                .status()
+                .expect("python3 is needed for the interop tests");
+            assert!(status.success(), "pip install pyzmq failed");
+            assert!(has(&pydeps()), "pyzmq still not importable");
+        }
+    });
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
+        .arg(workspace_root().join("tests/peers").join(script))
+        .args(args)
+        .env("PYTHONPATH", pydeps());
+    cmd
+}
