@@ -6,16 +6,16 @@
 //! The `corsair` crate wraps these in ZeroMQ sockets.
 //!
 //! # Layout
-//! - [`broker`]: [`Broker`], the state machine; feeds the modules below.
-//! - [`config`]: [`BrokerConfig`].
-//! - [`service`]: per-service queues of idle workers (LRU) and requests.
-//! - [`worker`]: the worker registry and worker states.
-//! - [`request`]: attempt tracking for outstanding requests.
-//! - [`timers`]: attempt and wait deadlines.
-//! - [`heartbeat`]: the broker's heartbeat tick.
-//! - [`stats`]: counters of everything done, dropped or refused.
-//! - [`retry`]: the Lazy Pirate client's retry policy.
-//! - [`liveness`]: a heartbeating worker's view of the broker.
+//! - [`broker`] — [`Broker`], the state machine; feeds the modules below.
+//! - [`config`] — [`BrokerConfig`].
+//! - [`service`] — per-service queues of idle workers (LRU) and requests.
+//! - [`worker`] — the worker registry and worker states.
+//! - [`request`] — attempt tracking for outstanding requests.
+//! - [`timers`] — attempt and wait deadlines.
+//! - [`heartbeat`] — the broker's heartbeat tick.
+//! - [`stats`] — counters of everything done, dropped or refused.
+//! - [`retry`] — the Lazy Pirate client's retry policy.
+//! - [`liveness`] — a heartbeating worker's view of the broker.
 //!
 //! # Example
 //! ```

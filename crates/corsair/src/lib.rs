@@ -7,12 +7,12 @@
 //! all a program needs.
 //!
 //! # Layout
-//! - [`broker`]: [`Broker`], two ROUTER sockets driven by the core broker.
-//! - [`client`]: [`Client`], the Lazy Pirate client over REQ.
-//! - [`worker`]: [`Worker`], Paranoid Pirate (DEALER, heartbeats,
+//! - [`broker`] — [`Broker`], two ROUTER sockets driven by the core broker.
+//! - [`client`] — [`Client`], the Lazy Pirate client over REQ.
+//! - [`worker`] — [`Worker`], Paranoid Pirate (DEALER, heartbeats,
 //!   reconnect back-off) or Simple Pirate (REQ).
-//! - [`shutdown`]: [`Shutdown`], the stop signal the caller hands in.
-//! - [`frames`]: reading and writing multipart messages as [`Frames`].
+//! - [`shutdown`] — [`Shutdown`], the stop signal the caller hands in.
+//! - [`frames`] — reading and writing multipart messages as [`Frames`].
 //!
 //! # Example
 //! ```

@@ -6,10 +6,10 @@
 //! malformed input gives a [`DecodeError`] that says what is wrong.
 //!
 //! # Layout
-//! - [`error`]: [`DecodeError`], the one error of this crate.
-//! - [`envelope`]: the `envelope… "" body…` shape shared by plain (Lazy
+//! - [`error`] — [`DecodeError`], the one error of this crate.
+//! - [`envelope`] — the `envelope… "" body…` shape shared by plain (Lazy
 //!   Pirate) clients and Pirate workers.
-//! - [`pirate`]: the Simple Pirate (REQ) and Paranoid Pirate (6/PPP,
+//! - [`pirate`] — the Simple Pirate (REQ) and Paranoid Pirate (6/PPP,
 //!   DEALER) worker dialects, both directions.
 //!
 //! # Example

@@ -1,0 +1,104 @@
+//! Issue 2: the `corsair` commands as a user runs them.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const LONG: Duration = Duration::from_secs(60);
+
+#[test]
+fn demo_answers_everything_and_loses_nothing() {
+    let _bomb = time_bomb("demo", Duration::from_secs(120));
+    let demo = Proc::spawn("demo", corsair(&["demo", "--requests", "400"]));
+    let (code, lines) = demo.wait(Duration::from_secs(100));
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    let row = |name: &str| -> u64 {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("| {name} ")))
+            .unwrap_or_else(|| panic!("no {name} row in\n{}", lines.join("\n")));
+        line.split('|').nth(2).unwrap().trim().parse().unwrap()
+    };
+    assert_eq!(row("sent"), 400);
+    assert_eq!(row("lost"), 0);
+    assert_eq!(row("answered") + row("definite failures"), 400);
+}
+
+#[test]
+fn worker_exec_answers_with_the_command_output() {
+    let _bomb = time_bomb("exec", Duration::from_secs(60));
+    let broker = start_broker(&[]);
+    let mut w = Proc::spawn(
+        "worker",
+        corsair(&["worker", "--connect", &broker.backend, "--exec", "tr a-z A-Z"]),
+    );
+    w.wait_for("worker ready", LONG);
+    let client = Proc::spawn(
+        "client",
+        corsair(&["client", "--connect", &broker.frontend, "shout"]),
+    );
+    let (code, lines) = client.wait(LONG);
+    assert_eq!(code, Some(0), "{lines:?}");
+    assert_eq!(lines, vec!["SHOUT"]);
+    broker.stop();
+}
+
+#[test]
+fn crashing_worker_exits_and_its_request_goes_to_another() {
+    let _bomb = time_bomb("crash", Duration::from_secs(60));
+    let broker = start_broker(&["--heartbeat", "200ms", "--attempt-timeout", "1s"]);
+    let mut crasher = Proc::spawn(
+        "crasher",
+        corsair(&["worker", "--connect", &broker.backend, "--crash", "1"]),
+    );
+    crasher.wait_for("worker ready", LONG);
+    let client = Proc::spawn(
+        "client",
+        corsair(&["client", "--connect", &broker.frontend, "--timeout", "20s", "survive"]),
+    );
+    let (code, lines) = crasher.wait(LONG);
+    assert_eq!(code, Some(3), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("simulating a crash")));
+    let mut healthy = Proc::spawn(
+        "healthy",
+        corsair(&["worker", "--connect", &broker.backend]),
+    );
+    healthy.wait_for("worker ready", LONG);
+    let (code, lines) = client.wait(LONG);
+    assert_eq!(code, Some(0), "{lines:?}");
+    assert_eq!(lines, vec!["survive"]);
+    let stats = broker.stop();
+    assert_eq!(stat(&stats, "answered"), 1);
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let _bomb = time_bomb("usage", Duration::from_secs(30));
+    for args in [
+        &["broker", "--max-attempts", "0"][..],
+        &["broker", "--attempt-timeout", "soon"],
+        &["worker", "--drop", "1.5"],
+        &["client", "--retries", "lots"],
+    ] {
+        let (code, lines) = Proc::spawn("usage", corsair(args)).wait(LONG);
+        assert_eq!(code, Some(2), "{args:?}: {lines:?}");
+        assert!(lines.iter().any(|l| l.starts_with("error:")), "{lines:?}");
+    }
+}
+
+#[test]
+fn broker_on_a_taken_endpoint_fails_with_a_clear_message() {
+    let _bomb = time_bomb("taken", Duration::from_secs(30));
+    let broker = start_broker(&[]);
+    let second = Proc::spawn(
+        "second broker",
+        corsair(&["broker", "--frontend", &broker.frontend, "--backend", "tcp://127.0.0.1:*"]),
+    );
+    let (code, lines) = second.wait(LONG);
+    assert_eq!(code, Some(1));
+    let last = lines.last().unwrap();
+    assert!(last.contains("cannot bind") && last.contains(&broker.frontend), "{lines:?}");
+    broker.stop();
+}
