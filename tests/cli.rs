@@ -32,7 +32,13 @@ fn worker_exec_answers_with_the_command_output() {
     let broker = start_broker(&[]);
     let mut w = Proc::spawn(
         "worker",
-        corsair(&["worker", "--connect", &broker.backend, "--exec", "tr a-z A-Z"]),
+        corsair(&[
+            "worker",
+            "--connect",
+            &broker.backend,
+            "--exec",
+            "tr a-z A-Z",
+        ]),
     );
     w.wait_for("worker ready", LONG);
     let client = Proc::spawn(
@@ -56,7 +62,14 @@ fn crashing_worker_exits_and_its_request_goes_to_another() {
     crasher.wait_for("worker ready", LONG);
     let client = Proc::spawn(
         "client",
-        corsair(&["client", "--connect", &broker.frontend, "--timeout", "20s", "survive"]),
+        corsair(&[
+            "client",
+            "--connect",
+            &broker.frontend,
+            "--timeout",
+            "20s",
+            "survive",
+        ]),
     );
     let (code, lines) = crasher.wait(LONG);
     assert_eq!(code, Some(3), "{lines:?}");
@@ -94,11 +107,20 @@ fn broker_on_a_taken_endpoint_fails_with_a_clear_message() {
     let broker = start_broker(&[]);
     let second = Proc::spawn(
         "second broker",
-        corsair(&["broker", "--frontend", &broker.frontend, "--backend", "tcp://127.0.0.1:*"]),
+        corsair(&[
+            "broker",
+            "--frontend",
+            &broker.frontend,
+            "--backend",
+            "tcp://127.0.0.1:*",
+        ]),
     );
     let (code, lines) = second.wait(LONG);
     assert_eq!(code, Some(1));
     let last = lines.last().unwrap();
-    assert!(last.contains("cannot bind") && last.contains(&broker.frontend), "{lines:?}");
+    assert!(
+        last.contains("cannot bind") && last.contains(&broker.frontend),
+        "{lines:?}"
+    );
     broker.stop();
 }

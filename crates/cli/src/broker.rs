@@ -34,7 +34,7 @@ pub struct BrokerArgs {
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     queue_limit: usize,
     /// How long a request may wait for a worker before it fails.
-    #[arg(long, default_value = "10s", value_name = "DUR", value_parser = args::duration)]
+    #[arg(long, default_value = "5s", value_name = "DUR", value_parser = args::duration)]
     wait_limit: Duration,
     /// Service that plain clients and Pirate workers use.
     #[arg(long, default_value = "default", value_name = "NAME")]

@@ -22,7 +22,7 @@ pub struct ClientArgs {
     )]
     connect: Vec<String>,
     /// How long to wait for each reply before resending.
-    #[arg(long, default_value = "7s", value_name = "DUR", value_parser = args::duration)]
+    #[arg(long, default_value = "10s", value_name = "DUR", value_parser = args::duration)]
     timeout: Duration,
     /// Resends after the first send (`forever` for no limit).
     #[arg(long, default_value = "3", value_name = "N", value_parser = args::retries)]

@@ -35,7 +35,7 @@ impl Default for BrokerConfig {
             heartbeat_interval: Duration::from_secs(1),
             liveness: 3,
             queue_limit: 100_000,
-            wait_limit: Duration::from_secs(10),
+            wait_limit: Duration::from_secs(5),
             default_service: Bytes::from_static(b"default"),
         }
     }

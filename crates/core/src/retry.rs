@@ -18,12 +18,12 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// 7 s and 3 retries: longer than the broker's default of 3 attempts
-    /// of 2 s, so its definite answer normally arrives before the client
-    /// resends.
+    /// 10 s and 3 retries: longer than the broker's default 3 attempts
+    /// of 2 s and its 5 s wait limit, so the broker's definite answer
+    /// normally arrives before the client resends.
     fn default() -> Self {
         RetryPolicy {
-            timeout: Duration::from_secs(7),
+            timeout: Duration::from_secs(10),
             retries: Some(3),
         }
     }
