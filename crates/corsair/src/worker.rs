@@ -182,8 +182,8 @@ impl Worker {
                             if let Some(reply) = self.handle(handler, req) {
                                 frames::send(&socket, &reply, 0)?;
                             }
-                            // Whatever queued up while the handler ran is
-                            // read before liveness is judged.
+                            // The broker was alive when it sent the request;
+                            // time spent in the handler is not its silence.
                             liveness.on_message(Instant::now());
                         }
                         Err(err) => {
