@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use corsair::core::{BrokerConfig, LivenessConfig, RetryPolicy};
+use corsair::core::{BrokerConfig, HeartbeatConfig, LivenessConfig, RetryPolicy};
 use corsair::{Broker, Bytes, Client, ClientError, Shutdown, Worker, WorkerDialect, WorkerOptions};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -62,7 +62,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let heartbeat = Duration::from_millis(250);
     let config = BrokerConfig {
         attempt_timeout: args.attempt_timeout,
-        heartbeat_interval: heartbeat,
+        heartbeat: HeartbeatConfig {
+            interval: heartbeat,
+            liveness: 3,
+        },
         ..BrokerConfig::default()
     };
     let max_attempts = config.max_attempts;

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::*;
+use crate::config::HeartbeatConfig;
 
 fn b(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
@@ -14,8 +15,14 @@ fn config() -> BrokerConfig {
     BrokerConfig {
         max_attempts: 3,
         attempt_timeout: Duration::from_millis(500),
-        heartbeat_interval: Duration::from_secs(1),
-        liveness: 3,
+        heartbeat: HeartbeatConfig {
+            interval: Duration::from_secs(1),
+            liveness: 3,
+        },
+        mdp_heartbeat: HeartbeatConfig {
+            interval: Duration::from_millis(2500),
+            liveness: 3,
+        },
         queue_limit: 100,
         wait_limit: Duration::from_secs(10),
         default_service: b("default"),
@@ -472,3 +479,6 @@ fn poll_timeout_is_the_earliest_deadline() {
     h.request(100, "c1", "a");
     assert_eq!(h.broker.poll_timeout(), Some(h.at(600)));
 }
+
+#[path = "broker_mdp_tests.rs"]
+mod mdp;

@@ -3,6 +3,24 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use corsair_proto::WorkerDialect;
+
+/// A heartbeat agreement: the interval both sides send at, and how many
+/// silent intervals make a peer dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatConfig {
+    /// Time between heartbeats (and between the broker's expiry checks).
+    pub interval: Duration,
+    /// Silent intervals after which a worker is dead.
+    pub liveness: u32,
+}
+
+impl HeartbeatConfig {
+    /// Silence after which a worker is declared dead.
+    pub fn expiry(&self) -> Duration {
+        self.interval * self.liveness.max(1)
+    }
+}
 
 /// What the broker promises and how hard it tries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,11 +30,12 @@ pub struct BrokerConfig {
     /// How long one attempt may take before the request is given to
     /// another worker.
     pub attempt_timeout: Duration,
-    /// Heartbeat interval towards Paranoid Pirate workers (and the
-    /// interval at which the broker checks worker expiry).
-    pub heartbeat_interval: Duration,
-    /// Heartbeat intervals of silence after which a worker is dead.
-    pub liveness: u32,
+    /// Heartbeats with Paranoid Pirate workers (default 1 s x 3, as
+    /// 6/PPP's examples).
+    pub heartbeat: HeartbeatConfig,
+    /// Heartbeats with Majordomo workers (default 2.5 s x 3, as the
+    /// zguide's Majordomo broker).
+    pub mdp_heartbeat: HeartbeatConfig,
     /// Requests waiting for a worker, over all services, beyond which a
     /// new request gets the failure reply at once.
     pub queue_limit: usize,
@@ -32,8 +51,14 @@ impl Default for BrokerConfig {
         BrokerConfig {
             max_attempts: 3,
             attempt_timeout: Duration::from_secs(2),
-            heartbeat_interval: Duration::from_secs(1),
-            liveness: 3,
+            heartbeat: HeartbeatConfig {
+                interval: Duration::from_secs(1),
+                liveness: 3,
+            },
+            mdp_heartbeat: HeartbeatConfig {
+                interval: Duration::from_millis(2500),
+                liveness: 3,
+            },
             queue_limit: 100_000,
             wait_limit: Duration::from_secs(5),
             default_service: Bytes::from_static(b"default"),
@@ -42,8 +67,12 @@ impl Default for BrokerConfig {
 }
 
 impl BrokerConfig {
-    /// Silence after which a heartbeating worker is declared dead.
-    pub fn expiry(&self) -> Duration {
-        self.heartbeat_interval * self.liveness.max(1)
+    /// The heartbeat agreement with workers of `dialect`.
+    pub fn heartbeat_for(&self, dialect: WorkerDialect) -> &HeartbeatConfig {
+        if dialect.is_mdp() {
+            &self.mdp_heartbeat
+        } else {
+            &self.heartbeat
+        }
     }
 }

@@ -8,6 +8,8 @@
 //! # Layout
 //! - [`broker`] — [`Broker`], the state machine; feeds the modules below.
 //! - [`config`] — [`BrokerConfig`].
+//! - [`peer`] — sockets ([`Side`]), peers ([`PeerId`]) and [`Output`].
+//! - [`mmi`] — 8/MMI, the services the broker answers itself.
 //! - [`service`] — per-service queues of idle workers (LRU) and requests.
 //! - [`worker`] — the worker registry and worker states.
 //! - [`request`] — attempt tracking for outstanding requests.
@@ -43,6 +45,8 @@ pub mod broker;
 pub mod config;
 pub mod heartbeat;
 pub mod liveness;
+pub mod mmi;
+pub mod peer;
 pub mod request;
 pub mod retry;
 pub mod service;
@@ -50,8 +54,9 @@ pub mod stats;
 pub mod timers;
 pub mod worker;
 
-pub use broker::{Broker, Output, Side};
-pub use config::BrokerConfig;
+pub use broker::Broker;
+pub use config::{BrokerConfig, HeartbeatConfig};
 pub use liveness::{Liveness, LivenessConfig};
+pub use peer::{Output, PeerId, Side};
 pub use retry::{Retry, RetryPolicy};
 pub use stats::Stats;

@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use corsair_proto::Frames;
+use corsair_proto::{Frames, ReturnPath};
+
+use crate::peer::PeerId;
 
 /// The broker's name for a request: unique for the broker's lifetime,
 /// and the one envelope frame a worker sees and echoes.
@@ -32,14 +34,14 @@ impl RequestId {
     }
 }
 
-/// Where a reply goes: the client's ROUTER identity and any envelope
-/// frames it sent before the delimiter.
+/// Where a reply goes: the client's socket and identity, its dialect and
+/// any envelope frames it sent before its delimiter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
-    /// The ROUTER identity of the client's connection.
-    pub identity: Bytes,
-    /// Envelope frames between identity and delimiter (none for REQ).
-    pub envelope: Frames,
+    /// The client's connection.
+    pub peer: PeerId,
+    /// How to frame replies to it.
+    pub path: ReturnPath,
 }
 
 /// Where an outstanding request is.
@@ -53,8 +55,8 @@ pub enum RequestState {
     },
     /// Dispatched to `worker` as attempt number `attempt` (1-based).
     InFlight {
-        /// The worker's identity.
-        worker: Bytes,
+        /// The worker.
+        worker: PeerId,
         /// Which attempt this is.
         attempt: u32,
     },
@@ -73,6 +75,12 @@ pub struct Request {
     pub attempts: u32,
     /// Queued or in flight.
     pub state: RequestState,
+    /// Partial replies (MDP/0.2) of the current attempt held for a client
+    /// that takes one reply only.
+    pub partial: Frames,
+    /// True once a partial reply has been passed on to the client: the
+    /// request can no longer be retried without repeating it.
+    pub streamed: bool,
 }
 
 /// All outstanding requests, by id.
@@ -99,6 +107,8 @@ impl Requests {
                 body,
                 attempts: 0,
                 state: RequestState::Queued { epoch },
+                partial: Vec::new(),
+                streamed: false,
             },
         );
         (id, epoch)
@@ -112,6 +122,11 @@ impl Requests {
     /// The request, if still outstanding.
     pub fn get(&self, id: RequestId) -> Option<&Request> {
         self.table.get(&id)
+    }
+
+    /// The request, to change, if still outstanding.
+    pub fn get_mut(&mut self, id: RequestId) -> Option<&mut Request> {
+        self.table.get_mut(&id)
     }
 
     /// Requests waiting in a queue, over all services.
@@ -131,7 +146,7 @@ impl Requests {
 
     /// Marks a queued request as dispatched to `worker`; returns the
     /// attempt number, or `None` if the request is not queued.
-    pub fn start_attempt(&mut self, id: RequestId, worker: Bytes) -> Option<u32> {
+    pub fn start_attempt(&mut self, id: RequestId, worker: PeerId) -> Option<u32> {
         let req = self.table.get_mut(&id)?;
         if !matches!(req.state, RequestState::Queued { .. }) {
             return None;
@@ -145,8 +160,8 @@ impl Requests {
         Some(req.attempts)
     }
 
-    /// Puts an in-flight request back in the queued state; returns the
-    /// new queue epoch.
+    /// Puts an in-flight request back in the queued state, dropping any
+    /// partial reply held for it; returns the new queue epoch.
     pub fn requeue(&mut self, id: RequestId) -> Option<u64> {
         let epoch = self.bump_epoch();
         let req = self.table.get_mut(&id)?;
@@ -155,6 +170,7 @@ impl Requests {
         }
         self.queued += 1;
         req.state = RequestState::Queued { epoch };
+        req.partial.clear();
         Some(epoch)
     }
 
@@ -172,11 +188,22 @@ impl Requests {
 mod tests {
     use super::*;
 
+    use crate::peer::Side;
+    use corsair_proto::ClientDialect;
+
     fn route() -> Route {
         Route {
-            identity: Bytes::from_static(b"c"),
-            envelope: vec![],
+            peer: PeerId::new(Side::Frontend, Bytes::from_static(b"c")),
+            path: ReturnPath {
+                dialect: ClientDialect::Plain,
+                envelope: vec![],
+                delimited: true,
+            },
         }
+    }
+
+    fn w() -> PeerId {
+        PeerId::new(Side::Backend, Bytes::from_static(b"w"))
     }
 
     #[test]
@@ -200,12 +227,12 @@ mod tests {
         let (a, _) = r.insert(route(), Bytes::new(), vec![]);
         let (b, _) = r.insert(route(), Bytes::new(), vec![]);
         assert_eq!(r.queued(), 2);
-        assert_eq!(r.start_attempt(a, Bytes::from_static(b"w")), Some(1));
-        assert_eq!(r.start_attempt(a, Bytes::from_static(b"w")), None);
+        assert_eq!(r.start_attempt(a, w()), Some(1));
+        assert_eq!(r.start_attempt(a, w()), None);
         assert_eq!(r.queued(), 1);
         assert!(r.requeue(a).is_some());
         assert_eq!(r.queued(), 2);
-        assert_eq!(r.start_attempt(a, Bytes::from_static(b"w")), Some(2));
+        assert_eq!(r.start_attempt(a, w()), Some(2));
         r.remove(a);
         r.remove(b);
         assert_eq!((r.queued(), r.len()), (0, 0));

@@ -8,14 +8,13 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
-
+use crate::peer::PeerId;
 use crate::request::RequestId;
 
 /// One service: who can serve it and what waits for it.
 #[derive(Debug, Default)]
 pub struct Service {
-    idle: VecDeque<(Bytes, u64)>,
+    idle: VecDeque<(PeerId, u64)>,
     pending: VecDeque<(RequestId, u64)>,
     /// Workers registered for this service, idle or busy.
     pub workers: usize,
@@ -23,13 +22,13 @@ pub struct Service {
 
 impl Service {
     /// Appends a worker that just became idle (most recently used last).
-    pub fn push_idle(&mut self, worker: Bytes, epoch: u64) {
+    pub fn push_idle(&mut self, worker: PeerId, epoch: u64) {
         self.idle.push_back((worker, epoch));
     }
 
     /// Takes the least recently used idle worker for which `is_current`
     /// says its entry is still valid.
-    pub fn pop_idle(&mut self, mut is_current: impl FnMut(&Bytes, u64) -> bool) -> Option<Bytes> {
+    pub fn pop_idle(&mut self, mut is_current: impl FnMut(&PeerId, u64) -> bool) -> Option<PeerId> {
         while let Some((worker, epoch)) = self.idle.pop_front() {
             if is_current(&worker, epoch) {
                 return Some(worker);
@@ -39,7 +38,7 @@ impl Service {
     }
 
     /// Puts back a worker taken by `pop_idle` but not used.
-    pub fn unpop_idle(&mut self, worker: Bytes, epoch: u64) {
+    pub fn unpop_idle(&mut self, worker: PeerId, epoch: u64) {
         self.idle.push_front((worker, epoch));
     }
 
@@ -76,8 +75,11 @@ impl Service {
 mod tests {
     use super::*;
 
-    fn w(s: &'static str) -> Bytes {
-        Bytes::from_static(s.as_bytes())
+    use crate::peer::Side;
+    use bytes::Bytes;
+
+    fn w(s: &'static str) -> PeerId {
+        PeerId::new(Side::Backend, Bytes::from_static(s.as_bytes()))
     }
 
     #[test]

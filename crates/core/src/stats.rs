@@ -43,4 +43,21 @@ pub struct Stats {
     pub workers_lost: u64,
     /// Heartbeats sent to workers.
     pub heartbeats_sent: u64,
+    /// Requests to `mmi.*` services, answered by the broker itself.
+    pub mmi_requests: u64,
+    /// Partial replies dropped because they came from a worker that no
+    /// longer holds the request's current attempt.
+    pub late_partials: u64,
+    /// Late replies refused because the current attempt had already
+    /// produced a partial reply (the two cannot be mixed).
+    pub late_replies_refused: u64,
+    /// Workers that said DISCONNECT.
+    pub workers_disconnected: u64,
+    /// Workers sent DISCONNECT for breaking their protocol (a second
+    /// READY, an `mmi.*` service, an unexpected command, a command before
+    /// READY).
+    pub workers_refused: u64,
+    /// Of `failed`: the attempt failed after part of the reply had been
+    /// streamed to the client, so it could not be retried.
+    pub broken_streams: u64,
 }

@@ -9,8 +9,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-use bytes::Bytes;
-
+use crate::peer::PeerId;
 use crate::request::RequestId;
 
 /// Something that happens at a deadline.
@@ -23,7 +22,7 @@ pub enum Timer {
         /// Which attempt.
         attempt: u32,
         /// The worker it went to.
-        worker: Bytes,
+        worker: PeerId,
     },
     /// A request queued at `epoch` has waited too long for a worker.
     Wait {

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use bytes::Bytes;
-use corsair_proto::pirate::PirateDialect;
+use corsair_proto::WorkerDialect;
 
+use crate::peer::PeerId;
 use crate::request::RequestId;
 
 /// What a worker is doing.
@@ -29,7 +30,7 @@ pub enum WorkerState {
 #[derive(Debug, Clone)]
 pub struct Worker {
     /// The wire dialect it speaks.
-    pub dialect: PirateDialect,
+    pub dialect: WorkerDialect,
     /// The service it serves.
     pub service: Bytes,
     /// What it is doing.
@@ -45,23 +46,23 @@ pub struct Worker {
 impl Worker {
     /// True when the worker sends and expects heartbeats.
     pub fn heartbeats(&self) -> bool {
-        self.dialect == PirateDialect::Paranoid
+        self.dialect.heartbeats()
     }
 }
 
-/// All known workers, by ROUTER identity.
+/// All known workers, by socket and ROUTER identity.
 #[derive(Debug, Default)]
 pub struct Workers {
-    map: HashMap<Bytes, Worker>,
+    map: HashMap<PeerId, Worker>,
     next_epoch: u64,
 }
 
 impl Workers {
     /// Registers a worker in the `Suspect` state (the caller makes it
-    /// idle); replaces any earlier entry for the same identity.
-    pub fn insert(&mut self, identity: Bytes, dialect: PirateDialect, service: Bytes) {
+    /// idle); replaces any earlier entry for the same peer.
+    pub fn insert(&mut self, peer: PeerId, dialect: WorkerDialect, service: Bytes) {
         self.map.insert(
-            identity,
+            peer,
             Worker {
                 dialect,
                 service,
@@ -72,36 +73,36 @@ impl Workers {
         );
     }
 
-    /// The worker with this identity.
-    pub fn get(&self, identity: &[u8]) -> Option<&Worker> {
-        self.map.get(identity)
+    /// The worker at this peer.
+    pub fn get(&self, peer: &PeerId) -> Option<&Worker> {
+        self.map.get(peer)
     }
 
-    /// The worker with this identity, to change.
-    pub fn get_mut(&mut self, identity: &[u8]) -> Option<&mut Worker> {
-        self.map.get_mut(identity)
+    /// The worker at this peer, to change.
+    pub fn get_mut(&mut self, peer: &PeerId) -> Option<&mut Worker> {
+        self.map.get_mut(peer)
     }
 
     /// Forgets a worker.
-    pub fn remove(&mut self, identity: &[u8]) -> Option<Worker> {
-        self.map.remove(identity)
+    pub fn remove(&mut self, peer: &PeerId) -> Option<Worker> {
+        self.map.remove(peer)
     }
 
     /// Marks the worker idle and returns the epoch of its new idle-queue
     /// entry, or `None` when it is unknown.
-    pub fn set_idle(&mut self, identity: &[u8]) -> Option<u64> {
+    pub fn set_idle(&mut self, peer: &PeerId) -> Option<u64> {
         self.next_epoch += 1;
         let epoch = self.next_epoch;
-        let w = self.map.get_mut(identity)?;
+        let w = self.map.get_mut(peer)?;
         w.state = WorkerState::Idle;
         w.idle_epoch = epoch;
         Some(epoch)
     }
 
-    /// True when `identity` is idle and `epoch` is its current entry.
-    pub fn is_idle_at(&self, identity: &[u8], epoch: u64) -> bool {
+    /// True when `peer` is idle and `epoch` is its current entry.
+    pub fn is_idle_at(&self, peer: &PeerId, epoch: u64) -> bool {
         self.map
-            .get(identity)
+            .get(peer)
             .is_some_and(|w| w.state == WorkerState::Idle && w.idle_epoch == epoch)
     }
 
@@ -115,17 +116,24 @@ impl Workers {
         self.map.is_empty()
     }
 
-    /// Identities of heartbeating workers: those due to expire by `now`
-    /// and the rest.
-    pub fn partition_expired(&self, now: Instant) -> (Vec<Bytes>, Vec<Bytes>) {
+    /// Heartbeating workers whose dialect `family` selects: those due to
+    /// expire by `now` and the rest.
+    pub fn partition_expired(
+        &self,
+        now: Instant,
+        family: impl Fn(WorkerDialect) -> bool,
+    ) -> (Vec<PeerId>, Vec<PeerId>) {
         let mut expired = Vec::new();
         let mut alive = Vec::new();
-        for (id, w) in &self.map {
+        for (peer, w) in &self.map {
+            if !family(w.dialect) {
+                continue;
+            }
             if let Some(at) = w.expires_at {
                 if at <= now {
-                    expired.push(id.clone());
+                    expired.push(peer.clone());
                 } else {
-                    alive.push(id.clone());
+                    alive.push(peer.clone());
                 }
             }
         }

@@ -1,4 +1,5 @@
-//! The broker process: two ROUTER sockets driven by the core broker.
+//! The broker process: two ROUTER sockets (or one serving both roles)
+//! driven by the core broker.
 //!
 //! The loop polls both sockets until the core's next deadline, feeds
 //! what arrived into [`corsair_core::Broker`], lets it handle its
@@ -44,7 +45,8 @@ pub enum BrokerError {
 /// A running broker's sockets and state.
 pub struct Broker {
     frontend: zmq::Socket,
-    backend: zmq::Socket,
+    /// `None` when one socket serves clients and workers.
+    backend: Option<zmq::Socket>,
     frontend_endpoint: String,
     backend_endpoint: String,
     core: Core,
@@ -78,9 +80,28 @@ impl Broker {
         info!(frontend = %frontend_endpoint, backend = %backend_endpoint, "broker bound");
         Ok(Broker {
             frontend,
-            backend,
+            backend: Some(backend),
             frontend_endpoint,
             backend_endpoint,
+            core: Core::new(config, Instant::now()),
+        })
+    }
+
+    /// Binds one socket for clients and workers alike, as 7/MDP allows.
+    /// Majordomo peers of both roles and plain clients can use it; Pirate
+    /// workers need a workers' socket of their own.
+    pub fn bind_single(
+        ctx: &zmq::Context,
+        endpoint: &str,
+        config: BrokerConfig,
+    ) -> Result<Self, BrokerError> {
+        let (frontend, frontend_endpoint) = router(ctx, endpoint)?;
+        info!(endpoint = %frontend_endpoint, "broker bound (one socket for both roles)");
+        Ok(Broker {
+            frontend,
+            backend: None,
+            backend_endpoint: frontend_endpoint.clone(),
+            frontend_endpoint,
             core: Core::new(config, Instant::now()),
         })
     }
@@ -90,7 +111,8 @@ impl Broker {
         &self.frontend_endpoint
     }
 
-    /// The workers' endpoint as bound (a `:0` port resolved).
+    /// The workers' endpoint as bound (a `:0` port resolved); the one
+    /// endpoint of a broker made by [`Broker::bind_single`].
     pub fn backend_endpoint(&self) -> &str {
         &self.backend_endpoint
     }
@@ -104,12 +126,11 @@ impl Broker {
     pub fn run(&mut self, shutdown: &Shutdown) -> Result<Stats, BrokerError> {
         while !shutdown.is_triggered() {
             let timeout = poll_ms(Instant::now(), self.core.poll_timeout());
-            let mut items = [
-                self.frontend.as_poll_item(zmq::POLLIN),
-                self.backend.as_poll_item(zmq::POLLIN),
-            ];
+            let mut items = vec![self.frontend.as_poll_item(zmq::POLLIN)];
+            items.extend(self.backend.as_ref().map(|b| b.as_poll_item(zmq::POLLIN)));
             frames::poll(&mut items, timeout)?;
-            let (front_ready, back_ready) = (items[0].is_readable(), items[1].is_readable());
+            let front_ready = items[0].is_readable();
+            let back_ready = items.get(1).is_some_and(|i| i.is_readable());
             let now = Instant::now();
             if back_ready {
                 self.drain(now, Side::Backend)?;
@@ -125,9 +146,9 @@ impl Broker {
     }
 
     fn socket(&self, side: Side) -> &zmq::Socket {
-        match side {
-            Side::Frontend => &self.frontend,
-            Side::Backend => &self.backend,
+        match (side, &self.backend) {
+            (Side::Backend, Some(backend)) => backend,
+            _ => &self.frontend,
         }
     }
 
@@ -141,10 +162,7 @@ impl Broker {
             let Some((identity, msg)) = frames::split_identity(msg) else {
                 continue;
             };
-            match side {
-                Side::Frontend => self.core.handle_frontend(now, identity, msg),
-                Side::Backend => self.core.handle_backend(now, identity, msg),
-            }
+            self.core.handle_message(now, side, identity, msg);
             // Send as we go so replies do not wait for the whole batch.
             self.flush(now)?;
         }

@@ -37,4 +37,34 @@ pub enum DecodeError {
         /// The dialect of the reply.
         dialect: &'static str,
     },
+    /// The header frame names no protocol this decoder knows.
+    #[error("bad protocol header: expected {expected}")]
+    BadHeader {
+        /// The headers that would have been accepted.
+        expected: &'static str,
+    },
+    /// A frame the command needs is not there.
+    #[error("{dialect} message has no {what} frame")]
+    MissingFrame {
+        /// The dialect of the message.
+        dialect: &'static str,
+        /// The frame that is missing.
+        what: &'static str,
+    },
+    /// The command has frames after its last one.
+    #[error("{dialect} {command} has extra frames")]
+    ExtraFrames {
+        /// The dialect of the message.
+        dialect: &'static str,
+        /// The command's name.
+        command: &'static str,
+    },
+    /// A valid command that this side never receives.
+    #[error("{dialect} {command} is not expected here")]
+    Unexpected {
+        /// The dialect of the message.
+        dialect: &'static str,
+        /// The command's name.
+        command: &'static str,
+    },
 }

@@ -11,6 +11,11 @@
 //!   Pirate) clients and Pirate workers.
 //! - [`pirate`] — the Simple Pirate (REQ) and Paranoid Pirate (6/PPP,
 //!   DEALER) worker dialects, both directions.
+//! - [`mdp`] — Majordomo 0.1 (7/MDP) and 0.2 (18/MDP), clients and
+//!   workers, both directions.
+//! - [`dialect`] — all of them at once: [`Inbound::decode`] reads
+//!   whatever arrives on a broker socket; [`ReturnPath`] and
+//!   [`WorkerDialect`] frame the broker's answers.
 //!
 //! # Example
 //! ```
@@ -28,13 +33,17 @@
 //! assert_eq!(FromWorker::decode(frames).unwrap().0, PirateDialect::Simple);
 //! ```
 
+pub mod dialect;
 pub mod envelope;
 pub mod error;
+pub mod mdp;
 pub mod pirate;
 
 pub use bytes::Bytes;
+pub use dialect::{Bare, ClientDialect, Inbound, ReturnPath, WorkerDialect, WorkerMessage};
 pub use envelope::Enveloped;
 pub use error::DecodeError;
+pub use mdp::MdpVersion;
 
 /// One ZeroMQ message: its frames in order.
 pub type Frames = Vec<Bytes>;

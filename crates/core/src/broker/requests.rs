@@ -1,0 +1,276 @@
+//! The request flow: accepting requests, MMI, dispatch to idle workers,
+//! partial and final replies, failed attempts, timeouts and wait limits.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use corsair_proto::{Enveloped, Frames};
+use tracing::{debug, info, warn};
+
+use super::Broker;
+use crate::mmi;
+use crate::peer::{Output, PeerId};
+use crate::request::{RequestId, RequestState, Route};
+use crate::service::Service;
+use crate::timers::Timer;
+use crate::worker::WorkerState;
+
+impl Broker {
+    pub(super) fn handle_request(
+        &mut self,
+        now: Instant,
+        route: Route,
+        service: Option<Bytes>,
+        body: Frames,
+    ) {
+        let service = service.unwrap_or_else(|| self.config.default_service.clone());
+        if mmi::is_mmi(&service) {
+            self.answer_mmi(route, service, body);
+        } else {
+            self.accept(now, route, service, body);
+        }
+    }
+
+    fn answer_mmi(&mut self, route: Route, service: Bytes, body: Frames) {
+        self.stats.mmi_requests += 1;
+        let first = body.first().cloned().unwrap_or_default();
+        let code = mmi::answer(&service, &first, |name| self.has_workers(name));
+        debug!(service = ?service, name = ?first, code, "MMI answered");
+        self.send_reply(&route, &service, vec![Bytes::from_static(code.as_bytes())]);
+    }
+
+    fn accept(&mut self, now: Instant, route: Route, service: Bytes, body: Frames) {
+        self.stats.accepted += 1;
+        if self.requests.queued() >= self.config.queue_limit {
+            self.stats.rejected_queue_full += 1;
+            self.stats.failed += 1;
+            warn!(client = ?route.peer, limit = self.config.queue_limit, "queue full: failure reply");
+            self.send_failure(&route, &service, "queue full");
+            return;
+        }
+        let (id, epoch) = self.requests.insert(route, service.clone(), body);
+        debug!(request = id.0, service = ?service, "request accepted");
+        self.service(&service).push_request(id, epoch);
+        self.schedule_wait(now, id, epoch);
+        self.dispatch(now, &service);
+    }
+
+    pub(super) fn service(&mut self, name: &Bytes) -> &mut Service {
+        self.services.entry(name.clone()).or_default()
+    }
+
+    fn schedule_wait(&mut self, now: Instant, request: RequestId, epoch: u64) {
+        self.timers
+            .schedule(now + self.config.wait_limit, Timer::Wait { request, epoch });
+    }
+
+    /// Gives queued requests of `service` to its idle workers.
+    pub(super) fn dispatch(&mut self, now: Instant, name: &Bytes) {
+        let Some(service) = self.services.get_mut(name) else {
+            return;
+        };
+        loop {
+            let workers = &self.workers;
+            let Some(worker) = service.pop_idle(|w, e| workers.is_idle_at(w, e)) else {
+                break;
+            };
+            let requests = &self.requests;
+            let Some((id, _)) = service.pop_request(|id, epoch| {
+                matches!(requests.get(id), Some(r) if r.state == RequestState::Queued { epoch })
+            }) else {
+                let epoch = self.workers.get(&worker).map_or(0, |w| w.idle_epoch);
+                service.unpop_idle(worker, epoch);
+                break;
+            };
+            let attempt = self
+                .requests
+                .start_attempt(id, worker.clone())
+                .expect("popped request is queued");
+            let w = self
+                .workers
+                .get_mut(&worker)
+                .expect("popped worker is known");
+            w.state = WorkerState::Busy {
+                request: id,
+                attempt,
+            };
+            let dialect = w.dialect;
+            let body = self.requests.get(id).expect("just started").body.clone();
+            self.stats.dispatched += 1;
+            debug!(request = id.0, worker = ?worker, attempt, "dispatched");
+            self.timers.schedule(
+                now + self.config.attempt_timeout,
+                Timer::Attempt {
+                    request: id,
+                    attempt,
+                    worker: worker.clone(),
+                },
+            );
+            let frames = dialect.request(id.to_frame(), body);
+            self.outputs.push_back(Output::to(&worker, frames));
+        }
+    }
+
+    /// A worker's (final) reply. Ends the request it names if that is
+    /// still outstanding; returns the id the envelope names, if any.
+    pub(super) fn handle_reply(&mut self, worker: &PeerId, reply: Enveloped) -> Option<RequestId> {
+        let id = RequestId::from_envelope(&reply.envelope);
+        match id.and_then(|id| self.requests.get(id).map(|r| (id, r))) {
+            Some((id, req)) => {
+                let current =
+                    matches!(&req.state, RequestState::InFlight { worker: w, .. } if w == worker);
+                if !current {
+                    if req.streamed || !req.partial.is_empty() {
+                        self.stats.late_replies_refused += 1;
+                        info!(request = id.0, worker = ?worker, "late reply refused: the current attempt has sent part of its reply");
+                        return Some(id);
+                    }
+                    self.stats.late_replies += 1;
+                    info!(request = id.0, worker = ?worker, "late reply from an earlier attempt accepted");
+                }
+                let mut req = self.requests.remove(id).expect("looked up above");
+                self.stats.answered += 1;
+                debug!(request = id.0, worker = ?worker, "answered");
+                let body = if req.partial.is_empty() {
+                    reply.body
+                } else {
+                    req.partial.extend(reply.body);
+                    std::mem::take(&mut req.partial)
+                };
+                self.send_reply(&req.route, &req.service, body);
+            }
+            None if id.is_some() => {
+                self.stats.duplicate_replies += 1;
+                info!(worker = ?worker, "reply for a request that already ended dropped");
+            }
+            None => {
+                self.stats.unknown_replies += 1;
+                warn!(worker = ?worker, "reply with an envelope naming no request dropped");
+            }
+        }
+        id
+    }
+
+    /// A partial reply (MDP/0.2): streamed on to clients that take parts,
+    /// held for the others until the final reply.
+    pub(super) fn handle_partial(&mut self, worker: &PeerId, part: Enveloped) {
+        let id = RequestId::from_envelope(&part.envelope);
+        let req = id.and_then(|id| self.requests.get_mut(id));
+        let Some(req) = req.filter(
+            |r| matches!(&r.state, RequestState::InFlight { worker: w, .. } if w == worker),
+        ) else {
+            self.stats.late_partials += 1;
+            info!(worker = ?worker, "partial reply from a worker without the current attempt dropped");
+            return;
+        };
+        if req.route.path.streams() {
+            req.streamed = true;
+            let frames = req.route.path.reply(&req.service, part.body, false);
+            self.outputs.push_back(Output::to(&req.route.peer, frames));
+        } else {
+            req.partial.extend(part.body);
+        }
+    }
+
+    /// Ends attempt `attempt` of `id` at `worker` as failed, if it is the
+    /// request's current attempt: requeue at the head, or fail the
+    /// request when no attempt is left or part of a reply was streamed.
+    pub(super) fn fail_attempt(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        attempt: u32,
+        worker: &PeerId,
+    ) {
+        let Some(req) = self.requests.get(id) else {
+            return;
+        };
+        let current = matches!(&req.state, RequestState::InFlight { worker: w, attempt: a } if w == worker && *a == attempt);
+        if !current {
+            return;
+        }
+        if req.streamed {
+            let req = self.requests.remove(id).expect("looked up above");
+            self.stats.broken_streams += 1;
+            self.stats.failed += 1;
+            warn!(
+                request = id.0,
+                attempt, "attempt failed after a partial reply: failure reply"
+            );
+            self.send_failure(
+                &req.route,
+                &req.service,
+                "attempt failed after a partial reply",
+            );
+        } else if req.attempts < self.config.max_attempts {
+            let service = req.service.clone();
+            let epoch = self.requests.requeue(id).expect("in flight");
+            self.stats.retried += 1;
+            info!(
+                request = id.0,
+                attempt, "attempt failed: request requeued at the head"
+            );
+            self.service(&service).push_request_front(id, epoch);
+            self.schedule_wait(now, id, epoch);
+            self.dispatch(now, &service);
+        } else {
+            let req = self.requests.remove(id).expect("looked up above");
+            self.stats.attempts_exhausted += 1;
+            self.stats.failed += 1;
+            warn!(
+                request = id.0,
+                attempts = req.attempts,
+                "all attempts failed: failure reply"
+            );
+            let reason = format!("all {} attempts failed", req.attempts);
+            self.send_failure(&req.route, &req.service, &reason);
+        }
+    }
+
+    pub(super) fn attempt_timed_out(
+        &mut self,
+        now: Instant,
+        request: RequestId,
+        attempt: u32,
+        worker: PeerId,
+    ) {
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return;
+        };
+        if w.state != (WorkerState::Busy { request, attempt }) {
+            return;
+        }
+        self.stats.attempt_timeouts += 1;
+        warn!(request = request.0, worker = ?worker, attempt, "attempt timed out");
+        if w.heartbeats() {
+            // No new work until its next sign of life.
+            w.state = WorkerState::Suspect;
+        } else {
+            // A REQ worker that never answered cannot speak again on this
+            // connection; a late reply re-registers it.
+            let service = w.service.clone();
+            self.workers.remove(&worker);
+            if let Some(s) = self.services.get_mut(&service) {
+                s.workers = s.workers.saturating_sub(1);
+            }
+        }
+        self.fail_attempt(now, request, attempt, &worker);
+    }
+
+    pub(super) fn wait_expired(&mut self, id: RequestId, epoch: u64) {
+        let waiting =
+            matches!(self.requests.get(id), Some(r) if r.state == RequestState::Queued { epoch });
+        if !waiting {
+            return;
+        }
+        let req = self.requests.remove(id).expect("checked above");
+        self.stats.wait_expired += 1;
+        self.stats.failed += 1;
+        warn!(request = id.0, service = ?req.service, "no worker took the request in time: failure reply");
+        let reason = format!(
+            "no worker took the request within {:?}",
+            self.config.wait_limit
+        );
+        self.send_failure(&req.route, &req.service, &reason);
+    }
+}

@@ -1,0 +1,445 @@
+//! Every dialect at once: what a message arriving on a broker socket is,
+//! and how the broker frames what it sends to each kind of peer.
+//!
+//! Majordomo messages are recognised by their header frame on either
+//! socket. Frames with no header (*bare* frames) are read by the socket
+//! they came in on: as a plain client request on the clients' socket, as
+//! a Pirate worker message on the workers' socket.
+
+use bytes::Bytes;
+
+use crate::mdp::{self, ClientCommand, ClientMessage, MdpVersion, WorkerCommand};
+use crate::pirate::{self, PirateDialect};
+use crate::{DecodeError, Enveloped, Frames};
+
+/// The dialect of a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientDialect {
+    /// Lazy Pirate over REQ: `"" body…`, no service name.
+    Plain,
+    /// Majordomo client of the given version.
+    Mdp(MdpVersion),
+}
+
+/// The dialect of a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkerDialect {
+    /// A Pirate worker (Simple over REQ, or Paranoid over DEALER).
+    Pirate(PirateDialect),
+    /// A Majordomo worker of the given version.
+    Mdp(MdpVersion),
+}
+
+impl WorkerDialect {
+    /// True when the worker sends and expects heartbeats.
+    pub fn heartbeats(self) -> bool {
+        !matches!(self, WorkerDialect::Pirate(PirateDialect::Simple))
+    }
+
+    /// True for Majordomo workers.
+    pub fn is_mdp(self) -> bool {
+        matches!(self, WorkerDialect::Mdp(_))
+    }
+
+    /// A request for this worker; `address` is the frame it must echo.
+    pub fn request(self, address: Bytes, body: Frames) -> Frames {
+        let msg = Enveloped {
+            envelope: vec![address],
+            body,
+        };
+        match self {
+            WorkerDialect::Pirate(d) => pirate::ToWorker::Request(msg).encode(d),
+            WorkerDialect::Mdp(v) => WorkerCommand::Request(msg).encode(v),
+        }
+    }
+
+    /// The broker's heartbeat, for dialects that have one.
+    pub fn heartbeat(self) -> Option<Frames> {
+        match self {
+            WorkerDialect::Pirate(PirateDialect::Simple) => None,
+            WorkerDialect::Pirate(d) => Some(pirate::ToWorker::Heartbeat.encode(d)),
+            WorkerDialect::Mdp(v) => Some(WorkerCommand::Heartbeat.encode(v)),
+        }
+    }
+
+    /// The broker's DISCONNECT, for dialects that have one.
+    pub fn disconnect(self) -> Option<Frames> {
+        match self {
+            WorkerDialect::Pirate(_) => None,
+            WorkerDialect::Mdp(v) => Some(WorkerCommand::Disconnect.encode(v)),
+        }
+    }
+}
+
+/// A worker's message to the broker, whatever its dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerMessage {
+    /// Ready for work: for `service` (Majordomo) or the broker's default
+    /// service (`None`, Pirate).
+    Ready {
+        /// The service named, if the dialect names one.
+        service: Option<Bytes>,
+    },
+    /// A sign of life.
+    Heartbeat,
+    /// Part of a reply (MDP/0.2), more to come.
+    Partial(Enveloped),
+    /// The reply, with the address frame the broker sent echoed.
+    Reply(Enveloped),
+    /// The worker is leaving (Majordomo).
+    Disconnect,
+    /// A valid command that a broker never receives (a Majordomo worker
+    /// sending REQUEST): the spec answers it with DISCONNECT.
+    Unexpected {
+        /// The command's name.
+        command: &'static str,
+    },
+}
+
+/// Where a client's reply goes, besides its ROUTER identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnPath {
+    /// The client's dialect.
+    pub dialect: ClientDialect,
+    /// Envelope frames the client put before its delimiter (none for REQ).
+    pub envelope: Frames,
+    /// Whether the message had a delimiter frame: always for plain and
+    /// MDP/0.1 clients, for MDP/0.2 only when it carried an envelope.
+    pub delimited: bool,
+}
+
+impl ReturnPath {
+    /// True when the client takes replies in several parts (MDP/0.2).
+    pub fn streams(&self) -> bool {
+        self.dialect == ClientDialect::Mdp(MdpVersion::V02)
+    }
+
+    /// Frames a reply (`last`) or a partial reply (`!last`, MDP/0.2 only)
+    /// from `service`.
+    pub fn reply(&self, service: &Bytes, body: Frames, last: bool) -> Frames {
+        let mut frames = Vec::with_capacity(self.envelope.len() + 4 + body.len());
+        frames.extend(self.envelope.iter().cloned());
+        if self.delimited {
+            frames.push(Bytes::new());
+        }
+        match self.dialect {
+            ClientDialect::Plain => frames.extend(body),
+            ClientDialect::Mdp(v) => {
+                let command = if last {
+                    ClientCommand::Final
+                } else {
+                    ClientCommand::Partial
+                };
+                frames.extend(
+                    ClientMessage {
+                        command,
+                        service: service.clone(),
+                        body,
+                    }
+                    .encode(v),
+                );
+            }
+        }
+        frames
+    }
+
+    /// Frames the definite failure reply: one empty frame for plain
+    /// clients, [`mdp::failure_body`] for Majordomo clients.
+    pub fn failure(&self, service: &Bytes, reason: &str) -> Frames {
+        let body = match self.dialect {
+            ClientDialect::Plain => Enveloped::failure(Vec::new()).body,
+            ClientDialect::Mdp(_) => mdp::failure_body(reason),
+        };
+        self.reply(service, body, true)
+    }
+}
+
+/// A message that arrived on a broker socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// A client's request.
+    Request {
+        /// How to answer it.
+        path: ReturnPath,
+        /// The service named (Majordomo) or `None` (plain: the default).
+        service: Option<Bytes>,
+        /// At least one frame.
+        body: Frames,
+    },
+    /// A worker's message.
+    Worker {
+        /// The worker's dialect.
+        dialect: WorkerDialect,
+        /// What it said.
+        message: WorkerMessage,
+    },
+}
+
+/// How to read bare frames (no Majordomo header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bare {
+    /// As a plain client request (the clients' socket).
+    Client,
+    /// As a Pirate worker message (the workers' socket).
+    Worker,
+}
+
+impl Inbound {
+    /// Reads what a broker socket received (identity frame removed).
+    pub fn decode(frames: Frames, bare: Bare) -> Result<Self, DecodeError> {
+        let (first, second) = match frames.as_slice() {
+            [] => return Err(DecodeError::Empty),
+            [first] => (first, None),
+            [first, second, ..] => (first, Some(second)),
+        };
+        if first.as_ref() == mdp::MDPW02
+            || (first.is_empty() && second.is_some_and(|s| s.as_ref() == mdp::MDPW01))
+        {
+            let (version, cmd) = WorkerCommand::decode(frames)?;
+            return Ok(Self::mdp_worker(version, cmd));
+        }
+        if first.as_ref() == mdp::MDPC02 {
+            return Self::mdp_client(Vec::new(), false, frames);
+        }
+        if let Some(delimiter) = frames.iter().position(|f| f.is_empty()) {
+            let header = frames.get(delimiter + 1).map(|h| h.as_ref());
+            if header == Some(mdp::MDPC01) || header == Some(mdp::MDPC02) {
+                let mut frames = frames;
+                let rest = frames.split_off(delimiter + 1);
+                frames.pop();
+                return Self::mdp_client(frames, true, rest);
+            }
+        }
+        match bare {
+            Bare::Client => {
+                let msg = Enveloped::decode(frames)?;
+                Ok(Inbound::Request {
+                    path: ReturnPath {
+                        dialect: ClientDialect::Plain,
+                        envelope: msg.envelope,
+                        delimited: true,
+                    },
+                    service: None,
+                    body: msg.body,
+                })
+            }
+            Bare::Worker => {
+                let (d, msg) = pirate::FromWorker::decode(frames)?;
+                let message = match msg {
+                    pirate::FromWorker::Ready => WorkerMessage::Ready { service: None },
+                    pirate::FromWorker::Heartbeat => WorkerMessage::Heartbeat,
+                    pirate::FromWorker::Reply(r) => WorkerMessage::Reply(r),
+                };
+                Ok(Inbound::Worker {
+                    dialect: WorkerDialect::Pirate(d),
+                    message,
+                })
+            }
+        }
+    }
+
+    fn mdp_client(envelope: Frames, delimited: bool, rest: Frames) -> Result<Self, DecodeError> {
+        let (version, msg) = ClientMessage::decode(rest, false)?;
+        if msg.command != ClientCommand::Request {
+            return Err(DecodeError::Unexpected {
+                dialect: "MDP/0.2 client",
+                command: if msg.command == ClientCommand::Partial {
+                    "PARTIAL"
+                } else {
+                    "FINAL"
+                },
+            });
+        }
+        Ok(Inbound::Request {
+            path: ReturnPath {
+                dialect: ClientDialect::Mdp(version),
+                envelope,
+                delimited,
+            },
+            service: Some(msg.service),
+            body: msg.body,
+        })
+    }
+
+    fn mdp_worker(version: MdpVersion, cmd: WorkerCommand) -> Self {
+        let message = match cmd {
+            WorkerCommand::Ready { service } => WorkerMessage::Ready {
+                service: Some(service),
+            },
+            WorkerCommand::Heartbeat => WorkerMessage::Heartbeat,
+            WorkerCommand::Partial(m) => WorkerMessage::Partial(m),
+            WorkerCommand::Final(m) => WorkerMessage::Reply(m),
+            WorkerCommand::Disconnect => WorkerMessage::Disconnect,
+            other @ WorkerCommand::Request(_) => WorkerMessage::Unexpected {
+                command: other.name(),
+            },
+        };
+        Inbound::Worker {
+            dialect: WorkerDialect::Mdp(version),
+            message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::tests::any_frame;
+    use proptest::prelude::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn byte(x: u8) -> Bytes {
+        Bytes::copy_from_slice(&[x])
+    }
+
+    #[test]
+    fn headers_win_over_the_socket() {
+        // An MDP/0.1 worker on the clients' socket.
+        let ready = vec![Bytes::new(), b("MDPW01"), byte(1), b("echo")];
+        assert_eq!(
+            Inbound::decode(ready, Bare::Client).unwrap(),
+            Inbound::Worker {
+                dialect: WorkerDialect::Mdp(MdpVersion::V01),
+                message: WorkerMessage::Ready {
+                    service: Some(b("echo"))
+                }
+            }
+        );
+        // An MDP/0.1 client (REQ) on the workers' socket.
+        let req = vec![Bytes::new(), b("MDPC01"), b("echo"), b("hi")];
+        let Inbound::Request {
+            path,
+            service,
+            body,
+        } = Inbound::decode(req, Bare::Worker).unwrap()
+        else {
+            panic!("not a request")
+        };
+        assert_eq!(path.dialect, ClientDialect::Mdp(MdpVersion::V01));
+        assert_eq!((service, body), (Some(b("echo")), vec![b("hi")]));
+    }
+
+    #[test]
+    fn bare_frames_follow_the_socket() {
+        let ready = vec![byte(1)];
+        assert!(matches!(
+            Inbound::decode(ready.clone(), Bare::Worker).unwrap(),
+            Inbound::Worker {
+                dialect: WorkerDialect::Pirate(PirateDialect::Paranoid),
+                ..
+            }
+        ));
+        assert_eq!(
+            Inbound::decode(ready, Bare::Client),
+            Err(DecodeError::MissingDelimiter)
+        );
+        let plain = vec![Bytes::new(), b("hello")];
+        assert!(matches!(
+            Inbound::decode(plain, Bare::Client).unwrap(),
+            Inbound::Request { service: None, .. }
+        ));
+    }
+
+    #[test]
+    fn mdp2_client_with_envelope_gets_it_back() {
+        let req = vec![
+            b("tag-7"),
+            Bytes::new(),
+            b("MDPC02"),
+            byte(1),
+            b("s"),
+            b("x"),
+        ];
+        let Inbound::Request { path, service, .. } = Inbound::decode(req, Bare::Client).unwrap()
+        else {
+            panic!("not a request")
+        };
+        let service = service.unwrap();
+        assert_eq!(
+            path.reply(&service, vec![b("part")], false),
+            vec![
+                b("tag-7"),
+                Bytes::new(),
+                b("MDPC02"),
+                byte(2),
+                b("s"),
+                b("part")
+            ]
+        );
+        let bare = vec![b("MDPC02"), byte(1), b("s"), b("x")];
+        let Inbound::Request { path, .. } = Inbound::decode(bare, Bare::Client).unwrap() else {
+            panic!("not a request")
+        };
+        assert_eq!(
+            path.failure(&service, "why"),
+            vec![b("MDPC02"), byte(3), b("s"), Bytes::new(), b("why")]
+        );
+    }
+
+    #[test]
+    fn client_sending_a_reply_command_is_refused() {
+        let partial = vec![b("MDPC02"), byte(2), b("s"), b("x")];
+        assert_eq!(
+            Inbound::decode(partial, Bare::Client),
+            Err(DecodeError::Unexpected {
+                dialect: "MDP/0.2 client",
+                command: "PARTIAL"
+            })
+        );
+    }
+
+    #[test]
+    fn worker_request_command_is_unexpected_not_malformed() {
+        let req = vec![b("MDPW02"), byte(2), b("a"), Bytes::new(), b("x")];
+        assert_eq!(
+            Inbound::decode(req, Bare::Worker).unwrap(),
+            Inbound::Worker {
+                dialect: WorkerDialect::Mdp(MdpVersion::V02),
+                message: WorkerMessage::Unexpected { command: "REQUEST" }
+            }
+        );
+    }
+
+    #[test]
+    fn plain_failure_is_one_empty_frame() {
+        let path = ReturnPath {
+            dialect: ClientDialect::Plain,
+            envelope: vec![],
+            delimited: true,
+        };
+        assert_eq!(
+            path.failure(&b("default"), "x"),
+            vec![Bytes::new(), Bytes::new()]
+        );
+    }
+
+    fn header() -> impl Strategy<Value = Frames> {
+        prop_oneof![
+            Just(vec![]),
+            Just(vec![Bytes::new(), b("MDPW01")]),
+            Just(vec![b("MDPW02")]),
+            Just(vec![b("MDPC02")]),
+            Just(vec![Bytes::new(), b("MDPC01")]),
+            Just(vec![b("env"), Bytes::new(), b("MDPC02")]),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(
+            head in header(),
+            cmd in 0u8..8,
+            rest in proptest::collection::vec(any_frame(), 0..5),
+            client: bool,
+        ) {
+            let mut frames = head;
+            frames.push(byte(cmd));
+            frames.extend(rest);
+            let bare = if client { Bare::Client } else { Bare::Worker };
+            let _ = Inbound::decode(frames, bare);
+        }
+    }
+}
