@@ -1,11 +1,12 @@
-//! `corsair client`: a Lazy Pirate client.
+//! `corsair client`: a Lazy Pirate client (plain or Majordomo 0.1), or a
+//! Majordomo 0.2 client.
 
 use std::time::Duration;
 
 use anyhow::bail;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use corsair::core::RetryPolicy;
-use corsair::{Bytes, Client, ClientError};
+use corsair::{AsyncClient, Bytes, Client, ClientError, Event, Frames, Shutdown};
 
 use crate::args;
 
@@ -30,31 +31,102 @@ pub struct ClientArgs {
     /// How many requests to send.
     #[arg(long, default_value_t = 1, value_name = "N")]
     requests: u64,
+    /// Client dialect [default: plain, or mdp when --service is given].
+    #[arg(long, value_enum)]
+    dialect: Option<Dialect>,
+    /// Service to ask (Majordomo); `mmi.service` asks the broker whether
+    /// the service named in the body has workers.
+    #[arg(long, value_name = "NAME")]
+    service: Option<String>,
     /// Request body; without it, requests are the numbers 1, 2, 3...
     body: Option<String>,
+}
+
+/// Client dialects the CLI offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Dialect {
+    /// Lazy Pirate over REQ, to the broker's default service.
+    Plain,
+    /// Majordomo 0.1 (7/MDP) over REQ, with Lazy Pirate retries.
+    Mdp,
+    /// Majordomo 0.2 (18/MDP) over DEALER; partial replies are printed as
+    /// they come.
+    Mdp2,
+}
+
+fn show(reply: &Frames) -> String {
+    let text: Vec<_> = reply.iter().map(|f| String::from_utf8_lossy(f)).collect();
+    text.join(" ")
 }
 
 /// Sends the requests one after another and prints each reply.
 pub fn run(args: ClientArgs) -> anyhow::Result<()> {
     let shutdown = crate::signals::shutdown_on_signals()?;
     let ctx = corsair::zmq::Context::new();
+    let dialect = match (args.dialect, &args.service) {
+        (Some(d), _) => d,
+        (None, Some(_)) => Dialect::Mdp,
+        (None, None) => Dialect::Plain,
+    };
+    let service = args.service.clone().unwrap_or_else(|| "echo".to_owned());
+    if dialect == Dialect::Mdp2 {
+        return run_mdp2(&ctx, &args, &service, &shutdown);
+    }
     let policy = RetryPolicy {
         timeout: args.timeout,
         retries: args.retries,
     };
-    let mut client = Client::new(&ctx, args.connect, policy);
+    let mut client = Client::new(&ctx, args.connect.clone(), policy);
+    if dialect == Dialect::Mdp {
+        client = client.with_service(service);
+    }
     for seq in 1..=args.requests {
         let body = args.body.clone().unwrap_or_else(|| seq.to_string());
         match client.request(vec![Bytes::from(body)], &shutdown) {
-            Ok(reply) => {
-                let text: Vec<_> = reply.iter().map(|f| String::from_utf8_lossy(f)).collect();
-                println!("{}", text.join(" "));
-            }
-            Err(ClientError::Failed) => {
-                println!("failure");
-            }
+            Ok(reply) => println!("{}", show(&reply)),
+            Err(ClientError::Failed { reason: None }) => println!("failure"),
+            Err(ClientError::Failed {
+                reason: Some(reason),
+            }) => println!("failure: {reason}"),
             Err(ClientError::Shutdown) => bail!("interrupted"),
             Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// One request at a time over the asynchronous client, printing parts as
+/// they come. There are no resends: the broker retries across workers.
+fn run_mdp2(
+    ctx: &corsair::zmq::Context,
+    args: &ClientArgs,
+    service: &str,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let endpoint = args.connect.first().map(String::as_str).unwrap_or_default();
+    let mut client = AsyncClient::connect(ctx, endpoint, args.timeout)?;
+    for seq in 1..=args.requests {
+        let body = args.body.clone().unwrap_or_else(|| seq.to_string());
+        client.send(service.as_bytes(), vec![Bytes::from(body)])?;
+        loop {
+            if shutdown.is_triggered() {
+                bail!("interrupted");
+            }
+            match client.poll(Duration::from_millis(50))? {
+                None => {}
+                Some(Event::Partial { body, .. }) => println!("{}", show(&body)),
+                Some(Event::Reply { body, .. }) => {
+                    println!("{}", show(&body));
+                    break;
+                }
+                Some(Event::Failed { reason, .. }) => {
+                    println!("failure: {reason}");
+                    break;
+                }
+                Some(Event::TimedOut { .. }) => {
+                    bail!("no reply from {endpoint} within {:?}", args.timeout)
+                }
+            }
         }
     }
     Ok(())

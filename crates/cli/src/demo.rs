@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 use corsair::core::{BrokerConfig, HeartbeatConfig, LivenessConfig, RetryPolicy};
+use corsair::proto::MdpVersion;
 use corsair::{Broker, Bytes, Client, ClientError, Shutdown, Worker, WorkerDialect, WorkerOptions};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -27,7 +28,7 @@ pub struct DemoArgs {
     /// Requests to send in all.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     requests: u64,
-    /// Concurrent Lazy Pirate clients.
+    /// Concurrent clients (Lazy Pirate; every other one speaks Majordomo 0.1).
     #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     clients: u64,
     /// Broker attempt timeout.
@@ -63,6 +64,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let config = BrokerConfig {
         attempt_timeout: args.attempt_timeout,
         heartbeat: HeartbeatConfig {
+            interval: heartbeat,
+            liveness: 3,
+        },
+        mdp_heartbeat: HeartbeatConfig {
             interval: heartbeat,
             liveness: 3,
         },
@@ -106,6 +111,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 ..Behaviour::default()
             },
         },
+        WorkerPlan {
+            name: "steady (Majordomo 0.1)",
+            dialect: WorkerDialect::Mdp(MdpVersion::V01),
+            behaviour: Behaviour::default(),
+        },
+        WorkerPlan {
+            name: "dropper (Majordomo 0.2)",
+            dialect: WorkerDialect::Mdp(MdpVersion::V02),
+            behaviour: Behaviour {
+                drop: args.drop,
+                ..Behaviour::default()
+            },
+        },
     ];
     let workers_stop = stop.child();
     let restarts = Arc::new(AtomicU64::new(0));
@@ -120,6 +138,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 heartbeat,
                 ..LivenessConfig::default()
             },
+            // Majordomo workers name the service plain clients use.
+            service: Bytes::from_static(b"default"),
         };
         let (ctx, parent, restarts) = (ctx.clone(), workers_stop.clone(), restarts.clone());
         worker_threads.push(thread::spawn(move || {
@@ -150,6 +170,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 retries: Some(3),
             };
             let mut client = Client::new(&ctx, vec![frontend], policy);
+            if c % 2 == 1 {
+                // Every other client speaks Majordomo 0.1 to the same service.
+                client = client.with_service("default");
+            }
             let mut hist = Histogram::<u64>::new(3).expect("valid precision");
             for n in 0..share {
                 let body = Bytes::from(format!("client-{c} request-{n}"));
@@ -162,7 +186,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                     Ok(_) => {
                         tally.wrong.fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(ClientError::Failed) => {
+                    Err(ClientError::Failed { .. }) => {
                         tally.failed.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(ClientError::Shutdown) => break,
@@ -195,8 +219,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let lost = tally.lost.load(Ordering::Relaxed) + tally.wrong.load(Ordering::Relaxed);
     let sent = answered + failed + lost;
     println!(
-        "corsair demo: {sent} requests from {} Lazy Pirate clients, one broker ({max_attempts} attempts of {:?}), 4 workers:",
-        args.clients, args.attempt_timeout
+        "corsair demo: {sent} requests from {} clients (plain and Majordomo 0.1), one broker ({max_attempts} attempts of {:?}), {} workers:",
+        args.clients, args.attempt_timeout, names.len()
     );
     for name in &names {
         println!("  - {name}");

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use corsair::core::LivenessConfig;
-use corsair::{Bytes, Frames, Worker, WorkerDialect, WorkerOptions};
+use corsair::proto::MdpVersion;
+use corsair::{Bytes, Frames, Worker, WorkerOptions};
 use rand::Rng;
 use tracing::{error, info, warn};
 
@@ -19,6 +20,10 @@ pub enum Dialect {
     Ppp,
     /// Simple Pirate: REQ, READY once.
     Simple,
+    /// Majordomo 0.1 (7/MDP): DEALER, READY with --service.
+    Mdp,
+    /// Majordomo 0.2 (18/MDP): DEALER, READY with --service.
+    Mdp2,
 }
 
 /// Options of `corsair worker`.
@@ -30,6 +35,10 @@ pub struct WorkerArgs {
     /// Wire dialect.
     #[arg(long, value_enum, default_value_t = Dialect::Ppp)]
     dialect: Dialect,
+    /// Service to serve (Majordomo dialects; Pirate workers serve the
+    /// broker's default service).
+    #[arg(long, default_value = "echo", value_name = "NAME")]
+    service: String,
     /// Never answer this fraction of requests (0..1).
     #[arg(long, default_value = "0", value_name = "P", value_parser = args::probability)]
     drop: f64,
@@ -42,9 +51,9 @@ pub struct WorkerArgs {
     /// Run CMD (with `sh -c`) per request: body on stdin, answer = stdout.
     #[arg(long, value_name = "CMD")]
     exec: Option<String>,
-    /// Heartbeat interval (Paranoid Pirate).
-    #[arg(long, default_value = "1s", value_name = "DUR", value_parser = args::duration)]
-    heartbeat: Duration,
+    /// Heartbeat interval [default: 1s for ppp, 2.5s for mdp and mdp2].
+    #[arg(long, value_name = "DUR", value_parser = args::duration)]
+    heartbeat: Option<Duration>,
     /// Silent intervals before the broker is presumed dead.
     #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     liveness: u32,
@@ -123,17 +132,16 @@ fn exec(cmd: &str, body: &Frames) -> std::io::Result<Bytes> {
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let shutdown = crate::signals::shutdown_on_signals()?;
     let ctx = corsair::zmq::Context::new();
-    let options = WorkerOptions {
-        endpoint: args.connect.clone(),
-        dialect: match args.dialect {
-            Dialect::Ppp => WorkerDialect::Paranoid,
-            Dialect::Simple => WorkerDialect::Simple,
-        },
-        liveness: LivenessConfig {
-            heartbeat: args.heartbeat,
-            liveness: args.liveness,
-            ..LivenessConfig::default()
-        },
+    let mut options = match args.dialect {
+        Dialect::Ppp => WorkerOptions::paranoid(&args.connect),
+        Dialect::Simple => WorkerOptions::simple(&args.connect),
+        Dialect::Mdp => WorkerOptions::mdp(&args.connect, MdpVersion::V01, args.service),
+        Dialect::Mdp2 => WorkerOptions::mdp(&args.connect, MdpVersion::V02, args.service),
+    };
+    options.liveness = LivenessConfig {
+        heartbeat: args.heartbeat.unwrap_or(options.liveness.heartbeat),
+        liveness: args.liveness,
+        ..options.liveness
     };
     let behaviour = Behaviour {
         drop: args.drop,

@@ -1,11 +1,14 @@
 //! The Lazy Pirate client: REQ, poll with a timeout, and on timeout throw
 //! the socket away, reconnect (to the next endpoint, if several) and
-//! resend.
+//! resend. It speaks the plain dialect (the broker's default service) or,
+//! given a service name, Majordomo 0.1 (7/MDP) as the zguide's
+//! `mdcliapi` does.
 
 use std::time::Instant;
 
 use bytes::Bytes;
 use corsair_core::retry::{Retry, RetryPolicy};
+use corsair_proto::mdp::{self, ClientCommand, ClientMessage, MdpVersion};
 use corsair_proto::Frames;
 use thiserror::Error;
 use tracing::{debug, warn};
@@ -19,9 +22,16 @@ use crate::shutdown::{poll_ms, Shutdown};
 pub enum ClientError {
     /// The broker answered with its definite failure reply: every attempt
     /// at a worker failed, no worker took the request in time, or the
-    /// queue was full.
-    #[error("the broker gave up on the request (definite failure reply)")]
-    Failed,
+    /// queue was full. Majordomo failure replies say which.
+    #[error("the broker gave up on the request{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
+    Failed {
+        /// The broker's reason (Majordomo only).
+        reason: Option<String>,
+    },
+    /// The reply did not follow the protocol (wrong header, another
+    /// service's name, missing frames).
+    #[error("bad reply from the broker: {0}")]
+    Protocol(String),
     /// No reply came after every retry.
     #[error("no reply from {endpoints} after {sends} sends: broker unreachable")]
     Unreachable {
@@ -48,6 +58,7 @@ pub struct Client {
     policy: RetryPolicy,
     current: usize,
     socket: Option<zmq::Socket>,
+    service: Option<Bytes>,
 }
 
 impl Client {
@@ -59,6 +70,52 @@ impl Client {
             policy,
             current: 0,
             socket: None,
+            service: None,
+        }
+    }
+
+    /// Speaks Majordomo 0.1 to `service` instead of the plain dialect.
+    pub fn with_service(mut self, service: impl Into<Bytes>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+
+    /// What goes on the wire for `body`.
+    fn wrap(&self, body: Frames) -> Frames {
+        match &self.service {
+            None => body,
+            Some(service) => ClientMessage {
+                command: ClientCommand::Request,
+                service: service.clone(),
+                body,
+            }
+            .encode(MdpVersion::V01),
+        }
+    }
+
+    /// The reply body, or the error the reply stands for.
+    fn unwrap_reply(&self, reply: Frames) -> Result<Frames, ClientError> {
+        let Some(service) = &self.service else {
+            return match reply.as_slice() {
+                [only] if only.is_empty() => Err(ClientError::Failed { reason: None }),
+                _ => Ok(reply),
+            };
+        };
+        let (version, msg) =
+            ClientMessage::decode(reply, true).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        if version != MdpVersion::V01 || msg.service != *service {
+            return Err(ClientError::Protocol(format!(
+                "reply from {:?} {}, asked {}",
+                version,
+                String::from_utf8_lossy(&msg.service),
+                String::from_utf8_lossy(service)
+            )));
+        }
+        match mdp::failure_reason(&msg.body) {
+            Some(reason) => Err(ClientError::Failed {
+                reason: Some(reason),
+            }),
+            None => Ok(msg.body),
         }
     }
 
@@ -74,7 +131,8 @@ impl Client {
     }
 
     /// Sends `body` and waits for the reply, resending as the policy says.
-    /// A definite failure reply (one empty frame) is [`ClientError::Failed`].
+    /// A definite failure reply is [`ClientError::Failed`]; no reply after
+    /// the last retry is [`ClientError::Unreachable`].
     pub fn request(&mut self, body: Frames, shutdown: &Shutdown) -> Result<Frames, ClientError> {
         if body.is_empty() {
             return Err(ClientError::EmptyRequest);
@@ -85,6 +143,7 @@ impl Client {
                 endpoints: String::new(),
             });
         }
+        let body = self.wrap(body);
         let mut retry = Retry::new(self.policy, self.endpoints.len(), self.current);
         if self.socket.is_none() {
             self.connect(retry.endpoint())?;
@@ -104,10 +163,7 @@ impl Client {
                 }
                 if frames::readable(socket, poll_ms(now, Some(deadline)))? {
                     let reply = frames::recv(socket, 0)?;
-                    return match reply.as_slice() {
-                        [only] if only.is_empty() => Err(ClientError::Failed),
-                        _ => Ok(reply),
-                    };
+                    return self.unwrap_reply(reply);
                 }
             }
             // Timed out: REQ cannot send again, so close (linger 0) and

@@ -8,7 +8,10 @@
 //!
 //! # Layout
 //! - [`broker`] — [`Broker`], two ROUTER sockets driven by the core broker.
-//! - [`client`] — [`Client`], the Lazy Pirate client over REQ.
+//! - [`client`] — [`Client`], the Lazy Pirate client over REQ (plain or
+//!   Majordomo 0.1).
+//! - [`async_client`] — [`AsyncClient`], Majordomo 0.2 over DEALER with
+//!   many requests in flight.
 //! - [`worker`] — [`Worker`], Paranoid Pirate (DEALER, heartbeats,
 //!   reconnect back-off) or Simple Pirate (REQ).
 //! - [`shutdown`] — [`Shutdown`], the stop signal the caller hands in.
@@ -43,12 +46,14 @@
 
 use corsair_libzmq as _;
 
+pub mod async_client;
 pub mod broker;
 pub mod client;
 pub mod frames;
 pub mod shutdown;
 pub mod worker;
 
+pub use async_client::{AsyncClient, Event};
 pub use broker::{Broker, BrokerError};
 pub use bytes::Bytes;
 pub use client::{Client, ClientError};

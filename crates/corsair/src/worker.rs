@@ -1,5 +1,7 @@
 //! Workers: Paranoid Pirate (DEALER, READY, heartbeats both ways,
-//! reconnect with back-off) and Simple Pirate (REQ, READY once).
+//! reconnect with back-off), Majordomo 0.1 and 0.2 (DEALER, READY with a
+//! service name, heartbeats both ways, DISCONNECT) and Simple Pirate (REQ,
+//! READY once).
 //!
 //! The handler is a closure from request body to `Some(reply)` or `None`
 //! (no answer: the broker's attempt timeout will give the request to
@@ -7,15 +9,21 @@
 
 use std::time::Instant;
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use corsair_core::liveness::{Liveness, LivenessAction, LivenessConfig};
+use corsair_proto::mdp::{MdpVersion, WorkerCommand};
 use corsair_proto::pirate::{FromWorker, ToWorker};
-use corsair_proto::{Enveloped, Frames};
+use corsair_proto::{DecodeError, Enveloped, Frames};
 use thiserror::Error;
 use tracing::{debug, info, warn};
 
 use crate::frames;
 use crate::shutdown::{poll_ms, Shutdown};
+
+/// How long a closing Majordomo worker waits for its DISCONNECT to leave.
+const DISCONNECT_LINGER_MS: i32 = 200;
 
 /// Which worker dialect to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +32,16 @@ pub enum WorkerDialect {
     Paranoid,
     /// Simple Pirate over REQ: READY once, no heartbeats.
     Simple,
+    /// Majordomo over DEALER: READY with the service name, heartbeats
+    /// both ways, DISCONNECT on shutdown.
+    Mdp(MdpVersion),
+}
+
+/// What a heartbeating worker hears from its broker, in any dialect.
+enum FromBroker {
+    Request(Enveloped),
+    Heartbeat,
+    Disconnect,
 }
 
 /// Where to connect and how to behave.
@@ -33,8 +51,11 @@ pub struct WorkerOptions {
     pub endpoint: String,
     /// The dialect to speak.
     pub dialect: WorkerDialect,
-    /// Heartbeat, liveness and reconnect back-off (Paranoid only).
+    /// Heartbeat, liveness and reconnect back-off (not for Simple).
     pub liveness: LivenessConfig,
+    /// The service to serve (Majordomo only; Pirate workers serve the
+    /// broker's default service).
+    pub service: Bytes,
 }
 
 impl WorkerOptions {
@@ -45,6 +66,21 @@ impl WorkerOptions {
             endpoint: endpoint.to_owned(),
             dialect: WorkerDialect::Paranoid,
             liveness: LivenessConfig::default(),
+            service: Bytes::from_static(b"default"),
+        }
+    }
+
+    /// A Majordomo worker of `version` for `service`, with the zguide's
+    /// 2.5 s x 3 heartbeat.
+    pub fn mdp(endpoint: &str, version: MdpVersion, service: impl Into<Bytes>) -> Self {
+        WorkerOptions {
+            dialect: WorkerDialect::Mdp(version),
+            liveness: LivenessConfig {
+                heartbeat: Duration::from_millis(2500),
+                ..LivenessConfig::default()
+            },
+            service: service.into(),
+            ..Self::paranoid(endpoint)
         }
     }
 
@@ -76,8 +112,9 @@ pub struct WorkerStats {
     pub replies: u64,
     /// Requests the handler chose not to answer.
     pub dropped: u64,
-    /// Reconnects after the broker fell silent (or after a drop, for
-    /// Simple Pirate workers, whose REQ socket cannot skip a reply).
+    /// Reconnects after the broker fell silent or said DISCONNECT (or
+    /// after a drop, for Simple Pirate workers, whose REQ socket cannot
+    /// skip a reply).
     pub reconnects: u64,
     /// Malformed messages from the broker, ignored.
     pub malformed: u64,
@@ -102,15 +139,53 @@ impl Worker {
 
     fn connect(&self) -> Result<zmq::Socket, WorkerError> {
         let kind = match self.options.dialect {
-            WorkerDialect::Paranoid => zmq::DEALER,
             WorkerDialect::Simple => zmq::REQ,
+            WorkerDialect::Paranoid | WorkerDialect::Mdp(_) => zmq::DEALER,
         };
         let socket = self.ctx.socket(kind)?;
         socket.set_linger(0)?;
         socket.connect(&self.options.endpoint)?;
-        frames::send(&socket, &FromWorker::Ready.encode(), 0)?;
+        let ready = match self.options.dialect {
+            WorkerDialect::Mdp(v) => WorkerCommand::Ready {
+                service: self.options.service.clone(),
+            }
+            .encode(v),
+            _ => FromWorker::Ready.encode(),
+        };
+        frames::send(&socket, &ready, 0)?;
         info!(endpoint = %self.options.endpoint, dialect = ?self.options.dialect, "worker ready");
         Ok(socket)
+    }
+
+    fn decode(&self, frames: Frames) -> Result<FromBroker, DecodeError> {
+        match self.options.dialect {
+            WorkerDialect::Mdp(v) => match WorkerCommand::decode(frames)? {
+                (got, _) if got != v => Err(DecodeError::BadHeader {
+                    expected: match v {
+                        MdpVersion::V01 => "MDPW01",
+                        MdpVersion::V02 => "MDPW02",
+                    },
+                }),
+                (_, WorkerCommand::Request(req)) => Ok(FromBroker::Request(req)),
+                (_, WorkerCommand::Heartbeat) => Ok(FromBroker::Heartbeat),
+                (_, WorkerCommand::Disconnect) => Ok(FromBroker::Disconnect),
+                (_, other) => Err(DecodeError::Unexpected {
+                    dialect: "MDP worker",
+                    command: other.name(),
+                }),
+            },
+            _ => match ToWorker::decode(frames)? {
+                ToWorker::Request(req) => Ok(FromBroker::Request(req)),
+                ToWorker::Heartbeat => Ok(FromBroker::Heartbeat),
+            },
+        }
+    }
+
+    fn heartbeat(&self) -> Frames {
+        match self.options.dialect {
+            WorkerDialect::Mdp(v) => WorkerCommand::Heartbeat.encode(v),
+            _ => FromWorker::Heartbeat.encode(),
+        }
     }
 
     /// Serves requests with `handler` until `shutdown` is triggered. The
@@ -124,8 +199,10 @@ impl Worker {
         F: FnMut(Frames) -> Option<Frames>,
     {
         match self.options.dialect {
-            WorkerDialect::Paranoid => self.run_paranoid(&mut handler, shutdown)?,
             WorkerDialect::Simple => self.run_simple(&mut handler, shutdown)?,
+            WorkerDialect::Paranoid | WorkerDialect::Mdp(_) => {
+                self.run_heartbeating(&mut handler, shutdown)?
+            }
         }
         Ok(self.stats.clone())
     }
@@ -143,13 +220,14 @@ impl Worker {
                     body.push(Bytes::new());
                 }
                 self.stats.replies += 1;
-                Some(
-                    FromWorker::Reply(Enveloped {
-                        envelope: request.envelope,
-                        body,
-                    })
-                    .encode(),
-                )
+                let reply = Enveloped {
+                    envelope: request.envelope,
+                    body,
+                };
+                Some(match self.options.dialect {
+                    WorkerDialect::Mdp(v) => WorkerCommand::Final(reply).encode(v),
+                    _ => FromWorker::Reply(reply).encode(),
+                })
             }
             None => {
                 self.stats.dropped += 1;
@@ -159,7 +237,7 @@ impl Worker {
         }
     }
 
-    fn run_paranoid(
+    fn run_heartbeating(
         &mut self,
         handler: &mut dyn FnMut(Frames) -> Option<Frames>,
         shutdown: &Shutdown,
@@ -176,9 +254,17 @@ impl Worker {
                         Err(e) => return Err(e.into()),
                     };
                     liveness.on_message(Instant::now());
-                    match ToWorker::decode(msg) {
-                        Ok(ToWorker::Heartbeat) => {}
-                        Ok(ToWorker::Request(req)) => {
+                    match self.decode(msg) {
+                        Ok(FromBroker::Heartbeat) => {}
+                        Ok(FromBroker::Disconnect) => {
+                            // 7/MDP: close, and register again on a new socket.
+                            warn!("broker said DISCONNECT: reconnecting");
+                            self.stats.reconnects += 1;
+                            socket = self.connect()?;
+                            liveness.on_connected(Instant::now());
+                            break;
+                        }
+                        Ok(FromBroker::Request(req)) => {
                             if let Some(reply) = self.handle(handler, req) {
                                 frames::send(&socket, &reply, 0)?;
                             }
@@ -196,7 +282,7 @@ impl Worker {
             while let Some(action) = liveness.poll_action(Instant::now()) {
                 match action {
                     LivenessAction::Heartbeat => {
-                        frames::send(&socket, &FromWorker::Heartbeat.encode(), 0)?;
+                        frames::send(&socket, &self.heartbeat(), 0)?;
                     }
                     LivenessAction::Reconnect { after } => {
                         warn!(?after, "broker silent: reconnecting after back-off");
@@ -210,6 +296,13 @@ impl Worker {
                     }
                 }
             }
+        }
+        if let WorkerDialect::Mdp(v) = self.options.dialect {
+            // Tell the broker, so it sends nothing more; give the message
+            // a moment to leave before the socket closes.
+            socket.set_linger(DISCONNECT_LINGER_MS)?;
+            frames::send(&socket, &WorkerCommand::Disconnect.encode(v), 0)?;
+            info!("worker disconnected");
         }
         Ok(())
     }
@@ -225,9 +318,9 @@ impl Worker {
                 continue;
             }
             let msg = frames::recv(&socket, 0)?;
-            let reply = match ToWorker::decode(msg) {
-                Ok(ToWorker::Request(req)) => self.handle(handler, req),
-                Ok(ToWorker::Heartbeat) => None,
+            let reply = match self.decode(msg) {
+                Ok(FromBroker::Request(req)) => self.handle(handler, req),
+                Ok(FromBroker::Heartbeat | FromBroker::Disconnect) => None,
                 Err(err) => {
                     self.stats.malformed += 1;
                     warn!(%err, "malformed message from broker ignored");
