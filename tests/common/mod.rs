@@ -201,6 +201,21 @@ pub fn start_broker(extra: &[&str]) -> BrokerProc {
     }
 }
 
+/// A running `corsair broker --bind` (one socket for both roles) on an
+/// ephemeral loopback port; `frontend` and `backend` are that endpoint.
+pub fn start_broker_single(extra: &[&str]) -> BrokerProc {
+    let mut args = vec!["broker", "--bind", "tcp://127.0.0.1:*"];
+    args.extend_from_slice(extra);
+    let mut proc = Proc::spawn("broker --bind", corsair(&args));
+    let line = proc.wait_for("clients and workers on", Duration::from_secs(10));
+    let endpoint = line.split("workers on ").nth(1).unwrap().trim().to_owned();
+    BrokerProc {
+        frontend: endpoint.clone(),
+        backend: endpoint,
+        proc,
+    }
+}
+
 impl BrokerProc {
     /// SIGTERM, wait for a clean exit, return the final stats line.
     pub fn stop(self) -> String {
