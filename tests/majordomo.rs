@@ -40,7 +40,15 @@ fn every_dialect_against_one_broker_with_workers_on_both_sockets() {
     );
     let mut cw = Proc::spawn(
         "corsair mdp2 worker",
-        corsair(&["worker", "--connect", &back, "--dialect", "mdp2", "--service", "echo"]),
+        corsair(&[
+            "worker",
+            "--connect",
+            &back,
+            "--dialect",
+            "mdp2",
+            "--service",
+            "echo",
+        ]),
     );
     let mut pp = Proc::spawn("ppworker.py", python("ppworker.py", &[&back, "0.5"]));
     for w in [&mut w1, &mut w2] {
@@ -63,11 +71,29 @@ fn every_dialect_against_one_broker_with_workers_on_both_sockets() {
     );
     let cc = Proc::spawn(
         "corsair client mdp",
-        corsair(&["client", "--connect", &front, "--service", "echo", "--requests", "5", "hi"]),
+        corsair(&[
+            "client",
+            "--connect",
+            &front,
+            "--service",
+            "echo",
+            "--requests",
+            "5",
+            "hi",
+        ]),
     );
     let cc2 = Proc::spawn(
         "corsair client mdp2",
-        corsair(&["client", "--connect", &front, "--dialect", "mdp2", "--service", "stream", "go"]),
+        corsair(&[
+            "client",
+            "--connect",
+            &front,
+            "--dialect",
+            "mdp2",
+            "--service",
+            "stream",
+            "go",
+        ]),
     );
 
     let (code, lines) = c1.wait(LONG);
@@ -82,13 +108,29 @@ fn every_dialect_against_one_broker_with_workers_on_both_sockets() {
 
     let (code, lines) = c2.wait(LONG);
     assert_eq!(code, Some(0), "{lines:?}");
-    assert_eq!(lines.iter().filter(|l| *l == "partial part-1").count(), 5, "{lines:?}");
-    assert_eq!(lines.iter().filter(|l| *l == "partial part-2").count(), 5, "{lines:?}");
-    assert_eq!(lines.iter().filter(|l| l.starts_with("final ")).count(), 5, "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| *l == "partial part-1").count(),
+        5,
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| *l == "partial part-2").count(),
+        5,
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("final ")).count(),
+        5,
+        "{lines:?}"
+    );
 
     let (code, lines) = lp.wait(LONG);
     assert_eq!(code, Some(0), "{lines:?}");
-    assert_eq!(lines.iter().filter(|l| l.starts_with("ok ")).count(), 10, "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("ok ")).count(),
+        10,
+        "{lines:?}"
+    );
 
     let (code, lines) = cc.wait(LONG);
     assert_eq!(code, Some(0), "{lines:?}");
@@ -124,13 +166,28 @@ fn one_socket_serves_clients_and_workers() {
     w.wait_for("ready", LONG);
     let mut cw = Proc::spawn(
         "corsair mdp worker",
-        corsair(&["worker", "--connect", &ep, "--dialect", "mdp", "--service", "upper"]),
+        corsair(&[
+            "worker",
+            "--connect",
+            &ep,
+            "--dialect",
+            "mdp",
+            "--service",
+            "upper",
+        ]),
     );
     cw.wait_for("worker ready", LONG);
     std::thread::sleep(Duration::from_millis(300));
-    let (code, lines) = Proc::spawn("client1", mdp(&["client1", &ep, "echo", "--requests", "3"])).wait(LONG);
+    let (code, lines) =
+        Proc::spawn("client1", mdp(&["client1", &ep, "echo", "--requests", "3"])).wait(LONG);
     assert_eq!(code, Some(0), "{lines:?}");
-    assert_eq!(lines.iter().filter(|l| l.starts_with("reply request-")).count(), 3);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("reply request-"))
+            .count(),
+        3
+    );
     let (code, lines) = Proc::spawn(
         "corsair client",
         corsair(&["client", "--connect", &ep, "--service", "upper", "x"]),
@@ -151,7 +208,11 @@ fn mmi_answers_and_a_service_without_workers_fails_at_its_wait_limit() {
     let ask = |service: &str, body: &str| {
         let (code, lines) =
             Proc::spawn("client1", mdp(&["client1", &front, service, body])).wait(LONG);
-        assert_eq!(code, Some(0), "an unmodified MDP client accepts it: {lines:?}");
+        assert_eq!(
+            code,
+            Some(0),
+            "an unmodified MDP client accepts it: {lines:?}"
+        );
         lines
     };
     assert_eq!(ask("mmi.service", "echo"), vec!["reply 200"]);
@@ -161,19 +222,39 @@ fn mmi_answers_and_a_service_without_workers_fails_at_its_wait_limit() {
     // checks pass; its body is an empty frame and the reason.
     let lines = ask("nobody", "hello");
     assert_eq!(lines.len(), 1);
-    assert!(lines[0].starts_with("reply |no worker took the request"), "{lines:?}");
+    assert!(
+        lines[0].starts_with("reply |no worker took the request"),
+        "{lines:?}"
+    );
     // corsair's client turns it into an error, not a timeout.
     let (code, lines) = Proc::spawn(
         "corsair client",
-        corsair(&["client", "--connect", &front, "--service", "nobody", "hello"]),
+        corsair(&[
+            "client",
+            "--connect",
+            &front,
+            "--service",
+            "nobody",
+            "hello",
+        ]),
     )
     .wait(LONG);
     assert_eq!(code, Some(0));
     assert_eq!(lines.len(), 1);
-    assert!(lines[0].starts_with("failure: no worker took the request"), "{lines:?}");
+    assert!(
+        lines[0].starts_with("failure: no worker took the request"),
+        "{lines:?}"
+    );
     let (code, lines) = Proc::spawn(
         "corsair client",
-        corsair(&["client", "--connect", &front, "--service", "mmi.service", "echo"]),
+        corsair(&[
+            "client",
+            "--connect",
+            &front,
+            "--service",
+            "mmi.service",
+            "echo",
+        ]),
     )
     .wait(LONG);
     assert_eq!((code, lines), (Some(0), vec!["200".to_owned()]));
@@ -197,14 +278,30 @@ fn a_worker_sending_ready_twice_is_disconnected() {
 
 /// Starts worker A (which gets the first request), then worker B.
 fn two_workers(back: &str, a_flags: &[&str]) -> (Proc, Proc) {
-    let mut a_args = vec!["worker1", back, "echo", "--heartbeat", "0.2", "--reply-prefix", "A:"];
+    let mut a_args = vec![
+        "worker1",
+        back,
+        "echo",
+        "--heartbeat",
+        "0.2",
+        "--reply-prefix",
+        "A:",
+    ];
     a_args.extend_from_slice(a_flags);
     let mut a = Proc::spawn("worker A", mdp(&a_args));
     a.wait_for("ready", LONG);
     std::thread::sleep(Duration::from_millis(300));
     let mut b = Proc::spawn(
         "worker B",
-        mdp(&["worker1", back, "echo", "--heartbeat", "0.2", "--reply-prefix", "B:"]),
+        mdp(&[
+            "worker1",
+            back,
+            "echo",
+            "--heartbeat",
+            "0.2",
+            "--reply-prefix",
+            "B:",
+        ]),
     );
     b.wait_for("ready", LONG);
     std::thread::sleep(Duration::from_millis(300));
@@ -222,7 +319,14 @@ fn an_mdp_worker_killed_mid_request_has_its_request_redispatched() {
     let (mut a, _b) = two_workers(&broker.backend, &["--delay", "30"]);
     let client = Proc::spawn(
         "client1",
-        mdp(&["client1", &broker.frontend, "echo", "--timeout", "20", "job"]),
+        mdp(&[
+            "client1",
+            &broker.frontend,
+            "echo",
+            "--timeout",
+            "20",
+            "job",
+        ]),
     );
     a.wait_for("request", LONG);
     a.signal("KILL");
@@ -240,7 +344,14 @@ fn a_worker_that_stops_heartbeating_is_expired_and_its_request_redispatched() {
     let (mut a, _b) = two_workers(&broker.backend, &["--silent-after-request"]);
     let client = Proc::spawn(
         "client1",
-        mdp(&["client1", &broker.frontend, "echo", "--timeout", "20", "job"]),
+        mdp(&[
+            "client1",
+            &broker.frontend,
+            "echo",
+            "--timeout",
+            "20",
+            "job",
+        ]),
     );
     a.wait_for("request", LONG);
     let (code, lines) = client.wait(LONG);
@@ -277,13 +388,19 @@ fn malformed_majordomo_is_refused_counted_and_the_broker_keeps_serving() {
         args.extend(frames.iter().map(String::as_str));
         let (code, lines) = Proc::spawn("raw", mdp(&args)).wait(LONG);
         assert_eq!(code, Some(0));
-        assert!(lines.is_empty(), "no answer to a malformed request: {lines:?}");
+        assert!(
+            lines.is_empty(),
+            "no answer to a malformed request: {lines:?}"
+        );
     }
     let mut w = Proc::spawn("mdp worker1", mdp(&["worker1", &broker.backend, "echo"]));
     w.wait_for("ready", LONG);
     std::thread::sleep(Duration::from_millis(300));
-    let (code, lines) =
-        Proc::spawn("client1", mdp(&["client1", &broker.frontend, "echo", "still"])).wait(LONG);
+    let (code, lines) = Proc::spawn(
+        "client1",
+        mdp(&["client1", &broker.frontend, "echo", "still"]),
+    )
+    .wait(LONG);
     assert_eq!((code, lines), (Some(0), vec!["reply still".to_owned()]));
     let stats = broker.stop();
     assert_eq!(stat(&stats, "malformed_backend"), 4);

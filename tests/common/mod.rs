@@ -216,6 +216,46 @@ pub fn start_broker_single(extra: &[&str]) -> BrokerProc {
     }
 }
 
+/// A running classic-form broker: `corsair broker [FLAGS] CLIENTS WORKERS
+/// ANSWERS` on ephemeral loopback ports.
+pub struct ClassicBroker {
+    pub proc: BrokerProc,
+    pub clients: String,
+    pub workers: String,
+    pub answers: String,
+    /// The Pirate workers' endpoint, when `--backend` was given.
+    pub backend: Option<String>,
+}
+
+pub fn start_classic_broker(flags: &[&str]) -> ClassicBroker {
+    let any = "tcp://127.0.0.1:*";
+    let mut args = vec!["broker"];
+    args.extend_from_slice(flags);
+    args.extend([any, any, any]);
+    let mut proc = Proc::spawn("classic broker", corsair(&args));
+    let line = proc.wait_for("fetch workers on", Duration::from_secs(10));
+    // "corsair broker: clients on EP[, workers on EP], fetch workers on EP, answers on EP"
+    let field = |name: &str| {
+        line.split(", ")
+            .find_map(|part| part.split_once(name).map(|(_, ep)| ep.trim().to_owned()))
+    };
+    let clients = field("clients on ").expect("clients endpoint");
+    ClassicBroker {
+        workers: field("fetch workers on ").expect("workers endpoint"),
+        answers: field("answers on ").expect("answers endpoint"),
+        backend: line
+            .split(", ")
+            .find(|p| p.starts_with("workers on "))
+            .map(|p| p["workers on ".len()..].trim().to_owned()),
+        proc: BrokerProc {
+            frontend: clients.clone(),
+            backend: String::new(),
+            proc,
+        },
+        clients,
+    }
+}
+
 impl BrokerProc {
     /// SIGTERM, wait for a clean exit, return the final stats line.
     pub fn stop(self) -> String {

@@ -5,6 +5,9 @@ use std::time::Duration;
 /// Parses `2.5s`, `500ms`, `250us`, `1m`, `1h` or a bare number of seconds.
 pub fn duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
+    if t.starts_with('-') {
+        return Err(format!("duration `{text}` must not be negative"));
+    }
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());

@@ -1,33 +1,53 @@
-//! `corsair broker`.
+//! `corsair broker`, in two forms:
+//!
+//! - the zguide form: `corsair broker [--frontend EP] [--backend EP]`
+//!   (or `--bind EP` for one socket), 3 attempts of 2 s by default;
+//! - the classic task broker's form: `corsair broker -t TRIES -T SECONDS
+//!   CLIENTS WORKERS ANSWERS`, unlimited tries and no attempt timeout by
+//!   default, as that broker has.
+//!
+//! Every option works in both forms; only the defaults differ.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use corsair::core::{BrokerConfig, HeartbeatConfig};
-use corsair::{Broker, Bytes};
+use corsair::{Broker, BrokerEndpoints, Bytes};
 
 use crate::args;
+
+/// The zguide form's clients' endpoint.
+const FRONTEND: &str = "tcp://*:5555";
+/// The zguide form's workers' endpoint.
+const BACKEND: &str = "tcp://*:5556";
 
 /// Options of `corsair broker`.
 #[derive(Debug, Args)]
 pub struct BrokerArgs {
-    /// Endpoint the clients connect to.
-    #[arg(long, default_value = "tcp://*:5555", value_name = "EP")]
-    frontend: String,
-    /// Endpoint the workers connect to.
-    #[arg(long, default_value = "tcp://*:5556", value_name = "EP")]
-    backend: String,
+    /// The classic form's three endpoints: CLIENTS (ROUTER), WORKERS
+    /// asking for tasks (REP), ANSWERS (PULL).
+    #[arg(value_name = "ENDPOINT", num_args = 0..=3)]
+    endpoints: Vec<String>,
+    /// Endpoint the clients connect to [default: tcp://*:5555].
+    #[arg(long, value_name = "EP")]
+    frontend: Option<String>,
+    /// Endpoint the Pirate and Majordomo workers connect to [default:
+    /// tcp://*:5556; in the classic form, none unless given].
+    #[arg(long, value_name = "EP")]
+    backend: Option<String>,
     /// One endpoint for clients and workers alike (Majordomo workers and
     /// every client dialect; Pirate workers need --backend).
-    #[arg(long, value_name = "EP", conflicts_with_all = ["frontend", "backend"])]
+    #[arg(long, value_name = "EP", conflicts_with_all = ["frontend", "backend", "endpoints"])]
     bind: Option<String>,
-    /// Attempts per request before the client gets the failure reply.
-    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    max_attempts: u32,
-    /// Time one attempt may take before another worker gets the request.
-    #[arg(long, default_value = "2s", value_name = "DUR", value_parser = args::duration)]
-    attempt_timeout: Duration,
+    /// Attempts per request before the client gets the failure reply
+    /// [default: 3; classic form: unlimited].
+    #[arg(short = 't', long = "max-attempts", visible_alias = "tries", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_attempts: Option<u32>,
+    /// Time one attempt may take before another worker gets the request,
+    /// e.g. 2, 2.5s, 500ms [default: 2s; classic form: none].
+    #[arg(short = 'T', long = "attempt-timeout", visible_alias = "timeout", value_name = "DUR", value_parser = args::duration, allow_hyphen_values = true)]
+    attempt_timeout: Option<Duration>,
     /// Heartbeat interval with Paranoid Pirate workers.
     #[arg(long, default_value = "1s", value_name = "DUR", value_parser = args::duration)]
     heartbeat: Duration,
@@ -43,20 +63,45 @@ pub struct BrokerArgs {
     /// Requests waiting for a worker beyond which new ones fail at once.
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     queue_limit: usize,
-    /// How long a request may wait for a worker before it fails.
-    #[arg(long, default_value = "5s", value_name = "DUR", value_parser = args::duration)]
-    wait_limit: Duration,
-    /// Service that plain clients and Pirate workers use.
+    /// How long a request may wait for a worker before it fails [default:
+    /// 5s; classic form: no limit].
+    #[arg(long, value_name = "DUR", value_parser = args::duration)]
+    wait_limit: Option<Duration>,
+    /// Service that plain clients, Pirate and fetch workers use.
     #[arg(long, default_value = "default", value_name = "NAME")]
     default_service: String,
 }
 
 impl BrokerArgs {
+    /// True for the classic task broker's form (three endpoints).
+    fn classic(&self) -> bool {
+        !self.endpoints.is_empty()
+    }
+
+    /// Checks what clap cannot: zero or three endpoints. The message is
+    /// for a usage error.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.endpoints.len() {
+            0 | 3 => Ok(()),
+            n => Err(format!(
+                "the classic form takes three endpoints (CLIENTS WORKERS ANSWERS), got {n}"
+            )),
+        }
+    }
+
     /// The core settings these options describe.
     pub fn config(&self) -> BrokerConfig {
+        let classic = self.classic();
+        let zguide = BrokerConfig::default();
         BrokerConfig {
-            max_attempts: self.max_attempts,
-            attempt_timeout: self.attempt_timeout,
+            max_attempts: self
+                .max_attempts
+                .or(if classic { None } else { zguide.max_attempts }),
+            attempt_timeout: self.attempt_timeout.or(if classic {
+                None
+            } else {
+                zguide.attempt_timeout
+            }),
             heartbeat: HeartbeatConfig {
                 interval: self.heartbeat,
                 liveness: self.liveness,
@@ -66,8 +111,33 @@ impl BrokerArgs {
                 liveness: self.mdp_liveness,
             },
             queue_limit: self.queue_limit,
-            wait_limit: self.wait_limit,
+            wait_limit: self
+                .wait_limit
+                .or(if classic { None } else { zguide.wait_limit }),
             default_service: Bytes::from(self.default_service.clone()),
+        }
+    }
+
+    /// The sockets to bind.
+    fn endpoints(&self) -> BrokerEndpoints {
+        if let Some(ep) = &self.bind {
+            return BrokerEndpoints {
+                frontend: ep.clone(),
+                backend: None,
+                fetch: None,
+            };
+        }
+        match self.endpoints.as_slice() {
+            [clients, workers, answers] => BrokerEndpoints {
+                frontend: self.frontend.clone().unwrap_or_else(|| clients.clone()),
+                backend: self.backend.clone(),
+                fetch: Some((workers.clone(), answers.clone())),
+            },
+            _ => BrokerEndpoints {
+                frontend: self.frontend.clone().unwrap_or_else(|| FRONTEND.to_owned()),
+                backend: Some(self.backend.clone().unwrap_or_else(|| BACKEND.to_owned())),
+                fetch: None,
+            },
         }
     }
 }
@@ -76,23 +146,24 @@ impl BrokerArgs {
 pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
     let shutdown = crate::signals::shutdown_on_signals()?;
     let ctx = corsair::zmq::Context::new();
-    let mut broker = match &args.bind {
-        Some(ep) => Broker::bind_single(&ctx, ep, args.config()),
-        None => Broker::bind(&ctx, &args.frontend, &args.backend, args.config()),
+    let endpoints = args.endpoints();
+    let mut broker = Broker::bind_endpoints(&ctx, &endpoints, args.config())
+        .context("cannot start the broker")?;
+    let mut line = format!("corsair broker: clients on {}", broker.frontend_endpoint());
+    match (&endpoints.backend, args.bind.is_some()) {
+        (_, true) => {
+            line = format!(
+                "corsair broker: clients and workers on {}",
+                broker.frontend_endpoint()
+            )
+        }
+        (Some(_), false) => line += &format!(", workers on {}", broker.backend_endpoint()),
+        (None, false) => {}
     }
-    .context("cannot start the broker")?;
-    if args.bind.is_some() {
-        eprintln!(
-            "corsair broker: clients and workers on {}",
-            broker.frontend_endpoint()
-        );
-    } else {
-        eprintln!(
-            "corsair broker: clients on {}, workers on {}",
-            broker.frontend_endpoint(),
-            broker.backend_endpoint()
-        );
+    if let (Some(fetch), Some(answers)) = (broker.fetch_endpoint(), broker.answers_endpoint()) {
+        line += &format!(", fetch workers on {fetch}, answers on {answers}");
     }
+    eprintln!("{line}");
     let stats = broker.run(&shutdown)?;
     eprintln!("corsair broker: stopped; {stats:?}");
     Ok(())

@@ -11,7 +11,7 @@ use corsair::{AsyncClient, Bytes, Client, ClientError, Event, Frames, Shutdown};
 use crate::args;
 
 /// Options of `corsair client`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// Broker endpoint; repeat (or separate with commas) to try several
     /// in turn.
@@ -28,9 +28,13 @@ pub struct ClientArgs {
     /// Resends after the first send (`forever` for no limit).
     #[arg(long, default_value = "3", value_name = "N", value_parser = args::retries)]
     retries: ::std::option::Option<u32>,
-    /// How many requests to send.
+    /// How many requests to send (per thread).
     #[arg(long, default_value_t = 1, value_name = "N")]
     requests: u64,
+    /// Client threads, each with its own connection, sending --requests
+    /// numbered requests each (as the classic task broker's demo client).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    threads: u64,
     /// Client dialect [default: plain, or mdp when --service is given].
     #[arg(long, value_enum)]
     dialect: Option<Dialect>,
@@ -76,13 +80,50 @@ pub fn run(args: ClientArgs) -> anyhow::Result<()> {
         timeout: args.timeout,
         retries: args.retries,
     };
-    let mut client = Client::new(&ctx, args.connect.clone(), policy);
-    if dialect == Dialect::Mdp {
+    let service = (dialect == Dialect::Mdp).then_some(service);
+    if args.threads == 1 {
+        return run_sync(&ctx, &args, policy, service, None, &shutdown);
+    }
+    let handles: Vec<_> = (1..=args.threads)
+        .map(|t| {
+            let (ctx, args, service, shutdown) =
+                (ctx.clone(), args.clone(), service.clone(), shutdown.clone());
+            std::thread::spawn(move || run_sync(&ctx, &args, policy, service, Some(t), &shutdown))
+        })
+        .collect();
+    let mut result = Ok(());
+    for h in handles {
+        let r = h
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("client thread panicked")));
+        if result.is_ok() {
+            result = r;
+        }
+    }
+    result
+}
+
+/// Sends `--requests` requests one after another and prints each reply;
+/// in thread `t` of several, requests are numbered `t-1`, `t-2`...
+fn run_sync(
+    ctx: &corsair::zmq::Context,
+    args: &ClientArgs,
+    policy: RetryPolicy,
+    service: Option<String>,
+    thread: Option<u64>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let mut client = Client::new(ctx, args.connect.clone(), policy);
+    if let Some(service) = service {
         client = client.with_service(service);
     }
     for seq in 1..=args.requests {
-        let body = args.body.clone().unwrap_or_else(|| seq.to_string());
-        match client.request(vec![Bytes::from(body)], &shutdown) {
+        let body = match (&args.body, thread) {
+            (Some(body), _) => body.clone(),
+            (None, None) => seq.to_string(),
+            (None, Some(t)) => format!("{t}-{seq}"),
+        };
+        match client.request(vec![Bytes::from(body)], shutdown) {
             Ok(reply) => println!("{}", show(&reply)),
             Err(ClientError::Failed { reason: None }) => println!("failure"),
             Err(ClientError::Failed {

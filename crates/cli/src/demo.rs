@@ -15,7 +15,10 @@ use anyhow::{bail, Context};
 use clap::Args;
 use corsair::core::{BrokerConfig, HeartbeatConfig, LivenessConfig, RetryPolicy};
 use corsair::proto::MdpVersion;
-use corsair::{Broker, Bytes, Client, ClientError, Shutdown, Worker, WorkerDialect, WorkerOptions};
+use corsair::{
+    Broker, BrokerEndpoints, Bytes, Client, ClientError, Shutdown, Worker, WorkerDialect,
+    WorkerOptions,
+};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -62,7 +65,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let ctx = corsair::zmq::Context::new();
     let heartbeat = Duration::from_millis(250);
     let config = BrokerConfig {
-        attempt_timeout: args.attempt_timeout,
+        attempt_timeout: Some(args.attempt_timeout),
         heartbeat: HeartbeatConfig {
             interval: heartbeat,
             liveness: 3,
@@ -73,11 +76,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         },
         ..BrokerConfig::default()
     };
-    let max_attempts = config.max_attempts;
-    let mut broker = Broker::bind(&ctx, "tcp://127.0.0.1:0", "tcp://127.0.0.1:0", config)
-        .context("cannot start the demo broker")?;
+    let max_attempts = config.max_attempts.unwrap_or(u32::MAX);
+    let any = || "tcp://127.0.0.1:0".to_owned();
+    let endpoints = BrokerEndpoints {
+        frontend: any(),
+        backend: Some(any()),
+        fetch: Some((any(), any())),
+    };
+    let mut broker =
+        Broker::bind_endpoints(&ctx, &endpoints, config).context("cannot start the demo broker")?;
     let frontend = broker.frontend_endpoint().to_owned();
     let backend = broker.backend_endpoint().to_owned();
+    let fetch = broker.fetch_endpoint().expect("bound").to_owned();
+    let answers = broker.answers_endpoint().expect("bound").to_owned();
     let broker_stop = stop.child();
     let broker_thread = {
         let s = broker_stop.clone();
@@ -117,6 +128,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             behaviour: Behaviour::default(),
         },
         WorkerPlan {
+            name: "steady (classic fetch worker)",
+            dialect: WorkerDialect::Fetch,
+            behaviour: Behaviour::default(),
+        },
+        WorkerPlan {
             name: "dropper (Majordomo 0.2)",
             dialect: WorkerDialect::Mdp(MdpVersion::V02),
             behaviour: Behaviour {
@@ -131,16 +147,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut worker_threads = Vec::new();
     for plan in plans {
         names.push(plan.name);
-        let options = WorkerOptions {
-            endpoint: backend.clone(),
-            dialect: plan.dialect,
-            liveness: LivenessConfig {
-                heartbeat,
-                ..LivenessConfig::default()
+        let mut options = match plan.dialect {
+            WorkerDialect::Fetch => WorkerOptions::fetch(&fetch, &answers),
+            dialect => WorkerOptions {
+                dialect,
+                ..WorkerOptions::paranoid(&backend)
             },
-            // Majordomo workers name the service plain clients use.
-            service: Bytes::from_static(b"default"),
         };
+        options.liveness = LivenessConfig {
+            heartbeat,
+            ..LivenessConfig::default()
+        };
+        // Majordomo workers name the service plain clients use.
+        options.service = Bytes::from_static(b"default");
         let (ctx, parent, restarts) = (ctx.clone(), workers_stop.clone(), restarts.clone());
         worker_threads.push(thread::spawn(move || {
             run_worker(&ctx, options, plan.behaviour, &parent, &restarts)

@@ -51,8 +51,29 @@ fn init_logging(base: u8, verbose: u8) {
         .init();
 }
 
+/// A usage error: one line on stderr, exit code 2.
+fn usage_error(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(2);
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // clap's first line says what is wrong; the usage text after
+            // it is one `--help` away.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("error: bad arguments");
+            usage_error(first.trim_start_matches("error: "));
+        }
+        Err(e) => e.exit(),
+    };
+    if let Command::Broker(args) = &cli.command {
+        if let Err(message) = args.validate() {
+            usage_error(&message);
+        }
+    }
     let base = match cli.command {
         Command::Demo(_) | Command::Client(_) => 0,
         Command::Broker(_) | Command::Worker(_) => 2,

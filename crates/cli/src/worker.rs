@@ -24,6 +24,9 @@ pub enum Dialect {
     Mdp,
     /// Majordomo 0.2 (18/MDP): DEALER, READY with --service.
     Mdp2,
+    /// The classic task broker's fetch worker: REQ to the broker's
+    /// WORKERS endpoint (--connect), answers over PUSH to --answers.
+    Fetch,
 }
 
 /// Options of `corsair worker`.
@@ -35,8 +38,11 @@ pub struct WorkerArgs {
     /// Wire dialect.
     #[arg(long, value_enum, default_value_t = Dialect::Ppp)]
     dialect: Dialect,
-    /// Service to serve (Majordomo dialects; Pirate workers serve the
-    /// broker's default service).
+    /// Where answers go (fetch workers: the broker's ANSWERS endpoint).
+    #[arg(long, value_name = "EP", required_if_eq("dialect", "fetch"))]
+    answers: Option<String>,
+    /// Service to serve (Majordomo dialects; Pirate and fetch workers
+    /// serve the broker's default service).
     #[arg(long, default_value = "echo", value_name = "NAME")]
     service: String,
     /// Never answer this fraction of requests (0..1).
@@ -137,6 +143,9 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         Dialect::Simple => WorkerOptions::simple(&args.connect),
         Dialect::Mdp => WorkerOptions::mdp(&args.connect, MdpVersion::V01, args.service),
         Dialect::Mdp2 => WorkerOptions::mdp(&args.connect, MdpVersion::V02, args.service),
+        Dialect::Fetch => {
+            WorkerOptions::fetch(&args.connect, args.answers.as_deref().unwrap_or_default())
+        }
     };
     options.liveness = LivenessConfig {
         heartbeat: args.heartbeat.unwrap_or(options.liveness.heartbeat),

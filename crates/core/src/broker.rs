@@ -107,6 +107,7 @@ impl Broker {
         let bare = match side {
             Side::Frontend => Bare::Client,
             Side::Backend => Bare::Worker,
+            Side::Fetch => Bare::Fetch,
         };
         match Inbound::decode(frames, bare) {
             Ok(Inbound::Request {
@@ -126,9 +127,26 @@ impl Broker {
             Err(err) => {
                 match side {
                     Side::Frontend => self.stats.malformed_frontend += 1,
-                    Side::Backend => self.stats.malformed_backend += 1,
+                    Side::Backend | Side::Fetch => self.stats.malformed_backend += 1,
                 }
                 warn!(?side, peer = ?identity, %err, "malformed message dropped");
+            }
+        }
+    }
+
+    /// An answer from the answers socket (PULL): `task-id answer…`. It
+    /// carries no sender, so any answer to an outstanding request is
+    /// taken (the first wins); the fetch worker that had the request is
+    /// given no new work until it asks again.
+    pub fn handle_answer(&mut self, now: Instant, frames: Frames) {
+        match corsair_proto::dialect::decode_answer(frames) {
+            Ok(answer) => {
+                let _ = now; // answers need no clock today; kept for a uniform API
+                self.handle_fetch_answer(answer)
+            }
+            Err(err) => {
+                self.stats.malformed_backend += 1;
+                warn!(%err, "malformed answer dropped");
             }
         }
     }

@@ -237,7 +237,7 @@ fn reserved_and_unexpected_commands_get_disconnect() {
 #[test]
 fn silent_mdp_worker_expires_after_liveness_intervals_and_its_request_moves_on() {
     let mut h = Harness::new(BrokerConfig {
-        attempt_timeout: Duration::from_secs(60),
+        attempt_timeout: Some(Duration::from_secs(60)),
         ..config()
     });
     h.mdp1_ready(0, Side::Backend, "w1", "echo");

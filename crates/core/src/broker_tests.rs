@@ -13,8 +13,8 @@ fn b(s: &str) -> Bytes {
 
 fn config() -> BrokerConfig {
     BrokerConfig {
-        max_attempts: 3,
-        attempt_timeout: Duration::from_millis(500),
+        max_attempts: Some(3),
+        attempt_timeout: Some(Duration::from_millis(500)),
         heartbeat: HeartbeatConfig {
             interval: Duration::from_secs(1),
             liveness: 3,
@@ -24,7 +24,7 @@ fn config() -> BrokerConfig {
             liveness: 3,
         },
         queue_limit: 100,
-        wait_limit: Duration::from_secs(10),
+        wait_limit: Some(Duration::from_secs(10)),
         default_service: b("default"),
     }
 }
@@ -172,7 +172,7 @@ fn heartbeats_go_to_paranoid_workers_only() {
 #[test]
 fn silent_paranoid_worker_expires_and_its_request_is_redispatched() {
     let mut h = Harness::new(BrokerConfig {
-        attempt_timeout: Duration::from_secs(60),
+        attempt_timeout: Some(Duration::from_secs(60)),
         ..config()
     });
     h.ppp_ready(0, "w1");
@@ -238,7 +238,7 @@ fn failure_reply_after_exactly_max_attempts() {
             match o.side {
                 Side::Backend if o.frames.len() > 2 => attempts += 1,
                 Side::Frontend => failure = Some(to_client(&o)),
-                Side::Backend => {}
+                Side::Backend | Side::Fetch => {}
             }
         }
     }
@@ -482,3 +482,6 @@ fn poll_timeout_is_the_earliest_deadline() {
 
 #[path = "broker_mdp_tests.rs"]
 mod mdp;
+
+#[path = "broker_fetch_tests.rs"]
+mod fetch;

@@ -25,11 +25,13 @@ impl HeartbeatConfig {
 /// What the broker promises and how hard it tries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerConfig {
-    /// Dispatches per request before the client gets the failure reply.
-    pub max_attempts: u32,
+    /// Dispatches per request before the client gets the failure reply
+    /// (`None`: no limit, as the classic task broker without `-t`).
+    pub max_attempts: Option<u32>,
     /// How long one attempt may take before the request is given to
-    /// another worker.
-    pub attempt_timeout: Duration,
+    /// another worker (`None`: an attempt ends only with a reply or the
+    /// worker's death, as the classic task broker without `-T`).
+    pub attempt_timeout: Option<Duration>,
     /// Heartbeats with Paranoid Pirate workers (default 1 s x 3, as
     /// 6/PPP's examples).
     pub heartbeat: HeartbeatConfig,
@@ -40,8 +42,8 @@ pub struct BrokerConfig {
     /// new request gets the failure reply at once.
     pub queue_limit: usize,
     /// How long a request may wait in the queue for a worker before the
-    /// client gets the failure reply.
-    pub wait_limit: Duration,
+    /// client gets the failure reply (`None`: as long as it takes).
+    pub wait_limit: Option<Duration>,
     /// The service that plain clients and Pirate workers use.
     pub default_service: Bytes,
 }
@@ -49,8 +51,8 @@ pub struct BrokerConfig {
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
-            max_attempts: 3,
-            attempt_timeout: Duration::from_secs(2),
+            max_attempts: Some(3),
+            attempt_timeout: Some(Duration::from_secs(2)),
             heartbeat: HeartbeatConfig {
                 interval: Duration::from_secs(1),
                 liveness: 3,
@@ -60,7 +62,7 @@ impl Default for BrokerConfig {
                 liveness: 3,
             },
             queue_limit: 100_000,
-            wait_limit: Duration::from_secs(5),
+            wait_limit: Some(Duration::from_secs(5)),
             default_service: Bytes::from_static(b"default"),
         }
     }

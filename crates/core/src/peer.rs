@@ -12,6 +12,9 @@ pub enum Side {
     Frontend,
     /// The workers' ROUTER socket.
     Backend,
+    /// The fetch workers' socket: a ROUTER answering REQ workers as the
+    /// classic broker's REP socket does.
+    Fetch,
 }
 
 /// A peer: its socket and its ROUTER identity there. Identities are only

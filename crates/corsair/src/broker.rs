@@ -42,19 +42,49 @@ pub enum BrokerError {
     Socket(#[from] zmq::Error),
 }
 
+/// The endpoints a broker binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerEndpoints {
+    /// Clients (ROUTER); Majordomo workers may use it too.
+    pub frontend: String,
+    /// Workers (ROUTER), if a separate socket is wanted: Pirate workers
+    /// need one.
+    pub backend: Option<String>,
+    /// The classic task broker's fetch workers (REQ peers) and their
+    /// answers (PUSH peers): the workers' and answers' endpoints.
+    pub fetch: Option<(String, String)>,
+}
+
+/// A bound socket, for polling: what it is and the socket.
+struct Bound {
+    role: Role,
+    socket: zmq::Socket,
+    endpoint: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A ROUTER on this side of the core broker.
+    Router(Side),
+    /// The PULL socket of fetch workers' answers.
+    Answers,
+}
+
 /// A running broker's sockets and state.
 pub struct Broker {
-    frontend: zmq::Socket,
-    /// `None` when one socket serves clients and workers.
-    backend: Option<zmq::Socket>,
-    frontend_endpoint: String,
-    backend_endpoint: String,
+    /// The frontend first; then whichever of backend, fetch and answers
+    /// were asked for.
+    sockets: Vec<Bound>,
     core: Core,
 }
 
 fn router(ctx: &zmq::Context, endpoint: &str) -> Result<(zmq::Socket, String), BrokerError> {
     let socket = ctx.socket(zmq::ROUTER)?;
     socket.set_router_mandatory(true)?;
+    bind(socket, endpoint)
+}
+
+fn bind(socket: zmq::Socket, endpoint: &str) -> Result<(zmq::Socket, String), BrokerError> {
     socket.set_linger(LINGER.as_millis() as i32)?;
     socket.set_sndtimeo(SEND_TIMEOUT.as_millis() as i32)?;
     socket.bind(endpoint).map_err(|source| BrokerError::Bind {
@@ -75,16 +105,12 @@ impl Broker {
         backend: &str,
         config: BrokerConfig,
     ) -> Result<Self, BrokerError> {
-        let (frontend, frontend_endpoint) = router(ctx, frontend)?;
-        let (backend, backend_endpoint) = router(ctx, backend)?;
-        info!(frontend = %frontend_endpoint, backend = %backend_endpoint, "broker bound");
-        Ok(Broker {
-            frontend,
-            backend: Some(backend),
-            frontend_endpoint,
-            backend_endpoint,
-            core: Core::new(config, Instant::now()),
-        })
+        let endpoints = BrokerEndpoints {
+            frontend: frontend.to_owned(),
+            backend: Some(backend.to_owned()),
+            fetch: None,
+        };
+        Self::bind_endpoints(ctx, &endpoints, config)
     }
 
     /// Binds one socket for clients and workers alike, as 7/MDP allows.
@@ -95,26 +121,76 @@ impl Broker {
         endpoint: &str,
         config: BrokerConfig,
     ) -> Result<Self, BrokerError> {
-        let (frontend, frontend_endpoint) = router(ctx, endpoint)?;
-        info!(endpoint = %frontend_endpoint, "broker bound (one socket for both roles)");
-        Ok(Broker {
-            frontend,
+        let endpoints = BrokerEndpoints {
+            frontend: endpoint.to_owned(),
             backend: None,
-            backend_endpoint: frontend_endpoint.clone(),
-            frontend_endpoint,
+            fetch: None,
+        };
+        Self::bind_endpoints(ctx, &endpoints, config)
+    }
+
+    /// Binds every socket `endpoints` asks for. The fetch workers' socket
+    /// is a ROUTER that answers REQ workers as a REP socket would (REQ
+    /// peers cannot tell the two apart), so the broker knows which worker
+    /// asked; answers come in on a PULL socket.
+    pub fn bind_endpoints(
+        ctx: &zmq::Context,
+        endpoints: &BrokerEndpoints,
+        config: BrokerConfig,
+    ) -> Result<Self, BrokerError> {
+        let mut sockets = Vec::with_capacity(4);
+        let mut add = |role, (socket, endpoint)| {
+            info!(?role, %endpoint, "broker bound");
+            sockets.push(Bound {
+                role,
+                socket,
+                endpoint,
+            });
+        };
+        add(
+            Role::Router(Side::Frontend),
+            router(ctx, &endpoints.frontend)?,
+        );
+        if let Some(ep) = &endpoints.backend {
+            add(Role::Router(Side::Backend), router(ctx, ep)?);
+        }
+        if let Some((workers, answers)) = &endpoints.fetch {
+            add(Role::Router(Side::Fetch), router(ctx, workers)?);
+            add(Role::Answers, bind(ctx.socket(zmq::PULL)?, answers)?);
+        }
+        Ok(Broker {
+            sockets,
             core: Core::new(config, Instant::now()),
         })
     }
 
+    fn endpoint(&self, role: Role) -> Option<&str> {
+        self.sockets
+            .iter()
+            .find(|b| b.role == role)
+            .map(|b| b.endpoint.as_str())
+    }
+
     /// The clients' endpoint as bound (a `:0` port resolved).
     pub fn frontend_endpoint(&self) -> &str {
-        &self.frontend_endpoint
+        &self.sockets[0].endpoint
     }
 
     /// The workers' endpoint as bound (a `:0` port resolved); the one
     /// endpoint of a broker made by [`Broker::bind_single`].
     pub fn backend_endpoint(&self) -> &str {
-        &self.backend_endpoint
+        self.endpoint(Role::Router(Side::Backend))
+            .unwrap_or_else(|| self.frontend_endpoint())
+    }
+
+    /// The fetch workers' endpoint as bound, if there is one.
+    pub fn fetch_endpoint(&self) -> Option<&str> {
+        self.endpoint(Role::Router(Side::Fetch))
+    }
+
+    /// The answers' endpoint as bound, if there is one.
+    pub fn answers_endpoint(&self) -> Option<&str> {
+        self.endpoint(Role::Answers)
     }
 
     /// Counters so far.
@@ -124,19 +200,26 @@ impl Broker {
 
     /// Serves until `shutdown` is triggered; returns the final counters.
     pub fn run(&mut self, shutdown: &Shutdown) -> Result<Stats, BrokerError> {
+        let mut ready = vec![false; self.sockets.len()];
         while !shutdown.is_triggered() {
             let timeout = poll_ms(Instant::now(), self.core.poll_timeout());
-            let mut items = vec![self.frontend.as_poll_item(zmq::POLLIN)];
-            items.extend(self.backend.as_ref().map(|b| b.as_poll_item(zmq::POLLIN)));
+            let mut items: Vec<_> = self
+                .sockets
+                .iter()
+                .map(|b| b.socket.as_poll_item(zmq::POLLIN))
+                .collect();
             frames::poll(&mut items, timeout)?;
-            let front_ready = items[0].is_readable();
-            let back_ready = items.get(1).is_some_and(|i| i.is_readable());
-            let now = Instant::now();
-            if back_ready {
-                self.drain(now, Side::Backend)?;
+            for (r, item) in ready.iter_mut().zip(&items) {
+                *r = item.is_readable();
             }
-            if front_ready {
-                self.drain(now, Side::Frontend)?;
+            drop(items);
+            let now = Instant::now();
+            // Workers first, so replies and readiness are known before
+            // new requests are placed.
+            for i in (0..self.sockets.len()).rev() {
+                if ready[i] {
+                    self.drain(now, i)?;
+                }
             }
             self.core.handle_timeout(now);
             self.flush(now)?;
@@ -146,23 +229,29 @@ impl Broker {
     }
 
     fn socket(&self, side: Side) -> &zmq::Socket {
-        match (side, &self.backend) {
-            (Side::Backend, Some(backend)) => backend,
-            _ => &self.frontend,
-        }
+        self.sockets
+            .iter()
+            .find(|b| b.role == Role::Router(side))
+            .map_or(&self.sockets[0].socket, |b| &b.socket)
     }
 
-    fn drain(&mut self, now: Instant, side: Side) -> Result<(), BrokerError> {
+    fn drain(&mut self, now: Instant, index: usize) -> Result<(), BrokerError> {
+        let role = self.sockets[index].role;
         for _ in 0..BATCH {
-            let msg = match frames::recv(self.socket(side), zmq::DONTWAIT) {
+            let msg = match frames::recv(&self.sockets[index].socket, zmq::DONTWAIT) {
                 Ok(msg) => msg,
                 Err(zmq::Error::EAGAIN) => break,
                 Err(e) => return Err(e.into()),
             };
-            let Some((identity, msg)) = frames::split_identity(msg) else {
-                continue;
-            };
-            self.core.handle_message(now, side, identity, msg);
+            match role {
+                Role::Answers => self.core.handle_answer(now, msg),
+                Role::Router(side) => {
+                    let Some((identity, msg)) = frames::split_identity(msg) else {
+                        continue;
+                    };
+                    self.core.handle_message(now, side, identity, msg);
+                }
+            }
             // Send as we go so replies do not wait for the whole batch.
             self.flush(now)?;
         }

@@ -54,7 +54,7 @@ pub mod shutdown;
 pub mod worker;
 
 pub use async_client::{AsyncClient, Event};
-pub use broker::{Broker, BrokerError};
+pub use broker::{Broker, BrokerEndpoints, BrokerError};
 pub use bytes::Bytes;
 pub use client::{Client, ClientError};
 pub use corsair_core as core;

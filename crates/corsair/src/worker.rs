@@ -24,6 +24,8 @@ use crate::shutdown::{poll_ms, Shutdown};
 
 /// How long a closing Majordomo worker waits for its DISCONNECT to leave.
 const DISCONNECT_LINGER_MS: i32 = 200;
+/// How long a closing fetch worker waits for its last answer to leave.
+const ANSWER_LINGER_MS: i32 = 500;
 
 /// Which worker dialect to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +37,9 @@ pub enum WorkerDialect {
     /// Majordomo over DEALER: READY with the service name, heartbeats
     /// both ways, DISCONNECT on shutdown.
     Mdp(MdpVersion),
+    /// The classic task broker's fetch worker: REQ asks for a task,
+    /// answers go to the answers endpoint over PUSH.
+    Fetch,
 }
 
 /// What a heartbeating worker hears from its broker, in any dialect.
@@ -56,6 +61,8 @@ pub struct WorkerOptions {
     /// The service to serve (Majordomo only; Pirate workers serve the
     /// broker's default service).
     pub service: Bytes,
+    /// Where answers go (fetch workers only).
+    pub answers: Option<String>,
 }
 
 impl WorkerOptions {
@@ -67,6 +74,17 @@ impl WorkerOptions {
             dialect: WorkerDialect::Paranoid,
             liveness: LivenessConfig::default(),
             service: Bytes::from_static(b"default"),
+            answers: None,
+        }
+    }
+
+    /// A fetch worker asking for tasks at `workers` and answering to
+    /// `answers`.
+    pub fn fetch(workers: &str, answers: &str) -> Self {
+        WorkerOptions {
+            dialect: WorkerDialect::Fetch,
+            answers: Some(answers.to_owned()),
+            ..Self::paranoid(workers)
         }
     }
 
@@ -100,6 +118,9 @@ pub enum WorkerError {
     /// A socket failed.
     #[error("socket error: {0}")]
     Socket(#[from] zmq::Error),
+    /// A fetch worker was given no answers endpoint.
+    #[error("a fetch worker needs an answers endpoint")]
+    NoAnswers,
 }
 
 /// What a worker did, returned when it stops.
@@ -139,7 +160,7 @@ impl Worker {
 
     fn connect(&self) -> Result<zmq::Socket, WorkerError> {
         let kind = match self.options.dialect {
-            WorkerDialect::Simple => zmq::REQ,
+            WorkerDialect::Simple | WorkerDialect::Fetch => zmq::REQ,
             WorkerDialect::Paranoid | WorkerDialect::Mdp(_) => zmq::DEALER,
         };
         let socket = self.ctx.socket(kind)?;
@@ -200,6 +221,7 @@ impl Worker {
     {
         match self.options.dialect {
             WorkerDialect::Simple => self.run_simple(&mut handler, shutdown)?,
+            WorkerDialect::Fetch => self.run_fetch(&mut handler, shutdown)?,
             WorkerDialect::Paranoid | WorkerDialect::Mdp(_) => {
                 self.run_heartbeating(&mut handler, shutdown)?
             }
@@ -334,6 +356,61 @@ impl Worker {
                     // new connection (the broker forgets the old one).
                     self.stats.reconnects += 1;
                     socket = self.connect()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run_fetch(
+        &mut self,
+        handler: &mut dyn FnMut(Frames) -> Option<Frames>,
+        shutdown: &Shutdown,
+    ) -> Result<(), WorkerError> {
+        let answers_ep = self.options.answers.clone().ok_or(WorkerError::NoAnswers)?;
+        let answers = self.ctx.socket(zmq::PUSH)?;
+        answers.set_linger(ANSWER_LINGER_MS)?;
+        answers.connect(&answers_ep)?;
+        let socket = self.ctx.socket(zmq::REQ)?;
+        socket.set_linger(0)?;
+        socket.connect(&self.options.endpoint)?;
+        info!(endpoint = %self.options.endpoint, answers = %answers_ep, dialect = ?self.options.dialect, "worker ready");
+        'ask: while !shutdown.is_triggered() {
+            frames::send(&socket, &[Bytes::from_static(b"ready")], 0)?;
+            let mut task = loop {
+                if shutdown.is_triggered() {
+                    break 'ask;
+                }
+                if frames::readable(&socket, poll_ms(Instant::now(), None))? {
+                    break frames::recv(&socket, 0)?;
+                }
+            };
+            if task.len() < 2 {
+                self.stats.malformed += 1;
+                warn!(frames = task.len(), "task without an id and a body ignored");
+                continue;
+            }
+            let body = task.split_off(1);
+            let request = Enveloped {
+                envelope: task,
+                body,
+            };
+            self.stats.requests += 1;
+            let id = request.envelope[0].clone();
+            match handler(request.body) {
+                Some(reply) => {
+                    let mut answer = Vec::with_capacity(1 + reply.len().max(1));
+                    answer.push(id);
+                    answer.extend(reply);
+                    if answer.len() == 1 {
+                        answer.push(Bytes::new());
+                    }
+                    frames::send(&answers, &answer, 0)?;
+                    self.stats.replies += 1;
+                }
+                None => {
+                    self.stats.dropped += 1;
+                    debug!("task dropped by the handler");
                 }
             }
         }

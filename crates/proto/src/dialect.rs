@@ -4,7 +4,10 @@
 //! Majordomo messages are recognised by their header frame on either
 //! socket. Frames with no header (*bare* frames) are read by the socket
 //! they came in on: as a plain client request on the clients' socket, as
-//! a Pirate worker message on the workers' socket.
+//! a Pirate worker message on the workers' socket. The fetch workers'
+//! socket (a ROUTER that answers REQ workers as a REP would) carries only
+//! asks, and the answers socket (PULL) only `task-id answer…`
+//! ([`decode_answer`]).
 
 use bytes::Bytes;
 
@@ -28,11 +31,24 @@ pub enum WorkerDialect {
     Pirate(PirateDialect),
     /// A Majordomo worker of the given version.
     Mdp(MdpVersion),
+    /// A classic fetch worker: a REQ socket that asks for a task, gets
+    /// `task-id body…`, and answers on the broker's PULL socket.
+    Fetch,
 }
 
 impl WorkerDialect {
     /// True when the worker sends and expects heartbeats.
     pub fn heartbeats(self) -> bool {
+        !matches!(
+            self,
+            WorkerDialect::Pirate(PirateDialect::Simple) | WorkerDialect::Fetch
+        )
+    }
+
+    /// True when a worker whose attempt timed out can still send on its
+    /// connection: all but the Simple Pirate REQ worker, which must
+    /// answer before it can say anything else.
+    pub fn speaks_again_after_timeout(self) -> bool {
         !matches!(self, WorkerDialect::Pirate(PirateDialect::Simple))
     }
 
@@ -50,13 +66,21 @@ impl WorkerDialect {
         match self {
             WorkerDialect::Pirate(d) => pirate::ToWorker::Request(msg).encode(d),
             WorkerDialect::Mdp(v) => WorkerCommand::Request(msg).encode(v),
+            WorkerDialect::Fetch => {
+                // The reply to the worker's REQ: its delimiter, then the task.
+                let mut frames = Vec::with_capacity(2 + msg.body.len());
+                frames.push(Bytes::new());
+                frames.extend(msg.envelope);
+                frames.extend(msg.body);
+                frames
+            }
         }
     }
 
     /// The broker's heartbeat, for dialects that have one.
     pub fn heartbeat(self) -> Option<Frames> {
         match self {
-            WorkerDialect::Pirate(PirateDialect::Simple) => None,
+            WorkerDialect::Pirate(PirateDialect::Simple) | WorkerDialect::Fetch => None,
             WorkerDialect::Pirate(d) => Some(pirate::ToWorker::Heartbeat.encode(d)),
             WorkerDialect::Mdp(v) => Some(WorkerCommand::Heartbeat.encode(v)),
         }
@@ -65,7 +89,7 @@ impl WorkerDialect {
     /// The broker's DISCONNECT, for dialects that have one.
     pub fn disconnect(self) -> Option<Frames> {
         match self {
-            WorkerDialect::Pirate(_) => None,
+            WorkerDialect::Pirate(_) | WorkerDialect::Fetch => None,
             WorkerDialect::Mdp(v) => Some(WorkerCommand::Disconnect.encode(v)),
         }
     }
@@ -182,11 +206,56 @@ pub enum Bare {
     Client,
     /// As a Pirate worker message (the workers' socket).
     Worker,
+    /// As a fetch worker's ask (the fetch workers' socket): no header is
+    /// looked for.
+    Fetch,
+}
+
+const FETCH: &str = "fetch worker";
+
+/// Reads a fetch worker's ask as the broker's ROUTER sees it: the REQ
+/// delimiter, then any one frame.
+fn decode_ask(frames: Frames) -> Result<Inbound, DecodeError> {
+    match frames.as_slice() {
+        [] => Err(DecodeError::Empty),
+        [delimiter, ..] if !delimiter.is_empty() => Err(DecodeError::MissingDelimiter),
+        [_] => Err(DecodeError::MissingFrame {
+            dialect: FETCH,
+            what: "ask",
+        }),
+        [_, _] => Ok(Inbound::Worker {
+            dialect: WorkerDialect::Fetch,
+            message: WorkerMessage::Ready { service: None },
+        }),
+        _ => Err(DecodeError::ExtraFrames {
+            dialect: FETCH,
+            command: "ask",
+        }),
+    }
+}
+
+/// Reads an answer from the broker's PULL socket: `task-id answer…`
+/// with at least one answer frame. The task id is the envelope.
+pub fn decode_answer(mut frames: Frames) -> Result<Enveloped, DecodeError> {
+    if frames.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let body = frames.split_off(1);
+    if body.is_empty() {
+        return Err(DecodeError::MissingBody);
+    }
+    Ok(Enveloped {
+        envelope: frames,
+        body,
+    })
 }
 
 impl Inbound {
     /// Reads what a broker socket received (identity frame removed).
     pub fn decode(frames: Frames, bare: Bare) -> Result<Self, DecodeError> {
+        if bare == Bare::Fetch {
+            return decode_ask(frames);
+        }
         let (first, second) = match frames.as_slice() {
             [] => return Err(DecodeError::Empty),
             [first] => (first, None),
@@ -223,6 +292,7 @@ impl Inbound {
                     body: msg.body,
                 })
             }
+            Bare::Fetch => decode_ask(frames),
             Bare::Worker => {
                 let (d, msg) = pirate::FromWorker::decode(frames)?;
                 let message = match msg {
@@ -416,6 +486,43 @@ mod tests {
         );
     }
 
+    #[test]
+    fn fetch_asks_tasks_and_answers() {
+        assert_eq!(
+            Inbound::decode(vec![Bytes::new(), b("ready")], Bare::Fetch).unwrap(),
+            Inbound::Worker {
+                dialect: WorkerDialect::Fetch,
+                message: WorkerMessage::Ready { service: None }
+            }
+        );
+        // Headers mean nothing on the fetch socket.
+        assert!(Inbound::decode(vec![Bytes::new(), b("MDPW01")], Bare::Fetch).is_ok());
+        assert_eq!(
+            Inbound::decode(vec![b("ask")], Bare::Fetch),
+            Err(DecodeError::MissingDelimiter)
+        );
+        assert_eq!(
+            Inbound::decode(vec![Bytes::new(), b("a"), b("b")], Bare::Fetch),
+            Err(DecodeError::ExtraFrames {
+                dialect: "fetch worker",
+                command: "ask"
+            })
+        );
+        assert_eq!(
+            WorkerDialect::Fetch.request(b("id"), vec![b("task")]),
+            vec![Bytes::new(), b("id"), b("task")]
+        );
+        assert_eq!(
+            decode_answer(vec![b("id"), b("x"), b("y")]).unwrap(),
+            Enveloped {
+                envelope: vec![b("id")],
+                body: vec![b("x"), b("y")]
+            }
+        );
+        assert_eq!(decode_answer(vec![b("id")]), Err(DecodeError::MissingBody));
+        assert_eq!(decode_answer(vec![]), Err(DecodeError::Empty));
+    }
+
     fn header() -> impl Strategy<Value = Frames> {
         prop_oneof![
             Just(vec![]),
@@ -439,7 +546,9 @@ mod tests {
             frames.push(byte(cmd));
             frames.extend(rest);
             let bare = if client { Bare::Client } else { Bare::Worker };
-            let _ = Inbound::decode(frames, bare);
+            let _ = Inbound::decode(frames.clone(), bare);
+            let _ = Inbound::decode(frames.clone(), Bare::Fetch);
+            let _ = decode_answer(frames);
         }
     }
 }

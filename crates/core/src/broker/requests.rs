@@ -9,7 +9,7 @@ use tracing::{debug, info, warn};
 
 use super::Broker;
 use crate::mmi;
-use crate::peer::{Output, PeerId};
+use crate::peer::{Output, PeerId, Side};
 use crate::request::{RequestId, RequestState, Route};
 use crate::service::Service;
 use crate::timers::Timer;
@@ -60,8 +60,10 @@ impl Broker {
     }
 
     fn schedule_wait(&mut self, now: Instant, request: RequestId, epoch: u64) {
-        self.timers
-            .schedule(now + self.config.wait_limit, Timer::Wait { request, epoch });
+        if let Some(limit) = self.config.wait_limit {
+            self.timers
+                .schedule(now + limit, Timer::Wait { request, epoch });
+        }
     }
 
     /// Gives queued requests of `service` to its idle workers.
@@ -98,27 +100,59 @@ impl Broker {
             let body = self.requests.get(id).expect("just started").body.clone();
             self.stats.dispatched += 1;
             debug!(request = id.0, worker = ?worker, attempt, "dispatched");
-            self.timers.schedule(
-                now + self.config.attempt_timeout,
-                Timer::Attempt {
-                    request: id,
-                    attempt,
-                    worker: worker.clone(),
-                },
-            );
+            if let Some(timeout) = self.config.attempt_timeout {
+                self.timers.schedule(
+                    now + timeout,
+                    Timer::Attempt {
+                        request: id,
+                        attempt,
+                        worker: worker.clone(),
+                    },
+                );
+            }
             let frames = dialect.request(id.to_frame(), body);
             self.outputs.push_back(Output::to(&worker, frames));
         }
     }
 
-    /// A worker's (final) reply. Ends the request it names if that is
-    /// still outstanding; returns the id the envelope names, if any.
-    pub(super) fn handle_reply(&mut self, worker: &PeerId, reply: Enveloped) -> Option<RequestId> {
+    /// A fetch worker's answer (no sender known): ends the request; the
+    /// fetch worker that held it waits for its next ask.
+    pub(super) fn handle_fetch_answer(&mut self, answer: Enveloped) {
+        let holder = RequestId::from_envelope(&answer.envelope).and_then(|id| {
+            match &self.requests.get(id)?.state {
+                RequestState::InFlight { worker, attempt } if worker.side == Side::Fetch => {
+                    Some((id, worker.clone(), *attempt))
+                }
+                _ => None,
+            }
+        });
+        self.handle_reply(None, answer);
+        if let Some((request, worker, attempt)) = holder {
+            if let Some(w) = self.workers.get_mut(&worker) {
+                if w.state == (WorkerState::Busy { request, attempt }) {
+                    w.state = WorkerState::Suspect;
+                }
+            }
+        }
+    }
+
+    /// A worker's (final) reply, from `worker` or, for answers on the
+    /// PULL socket, from an unknown fetch worker (`None`). Ends the
+    /// request it names if that is still outstanding; returns the id the
+    /// envelope names, if any.
+    pub(super) fn handle_reply(
+        &mut self,
+        worker: Option<&PeerId>,
+        reply: Enveloped,
+    ) -> Option<RequestId> {
         let id = RequestId::from_envelope(&reply.envelope);
         match id.and_then(|id| self.requests.get(id).map(|r| (id, r))) {
             Some((id, req)) => {
-                let current =
-                    matches!(&req.state, RequestState::InFlight { worker: w, .. } if w == worker);
+                let current = match (&req.state, worker) {
+                    (RequestState::InFlight { worker: w, .. }, Some(from)) => w == from,
+                    (RequestState::InFlight { worker: w, .. }, None) => w.side == Side::Fetch,
+                    (RequestState::Queued { .. }, _) => false,
+                };
                 if !current {
                     if req.streamed || !req.partial.is_empty() {
                         self.stats.late_replies_refused += 1;
@@ -202,7 +236,11 @@ impl Broker {
                 &req.service,
                 "attempt failed after a partial reply",
             );
-        } else if req.attempts < self.config.max_attempts {
+        } else if self
+            .config
+            .max_attempts
+            .is_none_or(|max| req.attempts < max)
+        {
             let service = req.service.clone();
             let epoch = self.requests.requeue(id).expect("in flight");
             self.stats.retried += 1;
@@ -234,24 +272,25 @@ impl Broker {
         attempt: u32,
         worker: PeerId,
     ) {
-        let Some(w) = self.workers.get_mut(&worker) else {
-            return;
-        };
-        if w.state != (WorkerState::Busy { request, attempt }) {
+        let current = matches!(
+            self.requests.get(request).map(|r| &r.state),
+            Some(RequestState::InFlight { worker: w, attempt: a }) if *w == worker && *a == attempt
+        );
+        if !current {
             return;
         }
         self.stats.attempt_timeouts += 1;
         warn!(request = request.0, worker = ?worker, attempt, "attempt timed out");
-        if w.heartbeats() {
-            // No new work until its next sign of life.
-            w.state = WorkerState::Suspect;
-        } else {
-            // A REQ worker that never answered cannot speak again on this
-            // connection; a late reply re-registers it.
-            let service = w.service.clone();
-            self.workers.remove(&worker);
-            if let Some(s) = self.services.get_mut(&service) {
-                s.workers = s.workers.saturating_sub(1);
+        if let Some(w) = self.workers.get_mut(&worker) {
+            if w.state == (WorkerState::Busy { request, attempt }) {
+                if w.dialect.speaks_again_after_timeout() {
+                    // No new work until its next sign of life.
+                    w.state = WorkerState::Suspect;
+                } else {
+                    // A REQ worker that never answered cannot speak again
+                    // on this connection; a late reply re-registers it.
+                    self.forget_worker(&worker);
+                }
             }
         }
         self.fail_attempt(now, request, attempt, &worker);
@@ -267,10 +306,8 @@ impl Broker {
         self.stats.wait_expired += 1;
         self.stats.failed += 1;
         warn!(request = id.0, service = ?req.service, "no worker took the request in time: failure reply");
-        let reason = format!(
-            "no worker took the request within {:?}",
-            self.config.wait_limit
-        );
+        let limit = self.config.wait_limit.unwrap_or_default();
+        let reason = format!("no worker took the request within {limit:?}");
         self.send_failure(&req.route, &req.service, &reason);
     }
 }

@@ -51,7 +51,7 @@ impl Broker {
                 }
             }
             WorkerMessage::Reply(reply) => {
-                let id = self.handle_reply(&peer, reply);
+                let id = self.handle_reply(Some(&peer), reply);
                 if !known && dialect.is_mdp() {
                     // Its reply was taken; now it must register again.
                     self.refuse(now, &peer, dialect, "reply before READY");
@@ -87,6 +87,11 @@ impl Broker {
     ) {
         let state = self.workers.get(&peer).map(|w| w.state);
         match service {
+            // A fetch worker asks again when it is done with its task
+            // (answered on the PULL socket, which may still be on its way,
+            // or dropped): its attempt stays open until the answer or the
+            // attempt timeout.
+            None if dialect == WorkerDialect::Fetch => self.make_idle(now, peer, dialect, None),
             // Pirate: READY from a worker we think busy means it restarted.
             None => {
                 if matches!(state, Some(WorkerState::Busy { .. })) {
@@ -153,15 +158,19 @@ impl Broker {
 
     /// Forgets a worker; if it was busy its attempt fails.
     pub(super) fn lose_worker(&mut self, now: Instant, peer: &PeerId) {
-        let Some(w) = self.workers.remove(peer) else {
-            return;
-        };
+        if let Some(WorkerState::Busy { request, attempt }) = self.forget_worker(peer) {
+            self.fail_attempt(now, request, attempt, peer);
+        }
+    }
+
+    /// Removes a worker from the registry and its service's count;
+    /// returns the state it was in.
+    pub(super) fn forget_worker(&mut self, peer: &PeerId) -> Option<WorkerState> {
+        let w = self.workers.remove(peer)?;
         if let Some(s) = self.services.get_mut(&w.service) {
             s.workers = s.workers.saturating_sub(1);
         }
-        if let WorkerState::Busy { request, attempt } = w.state {
-            self.fail_attempt(now, request, attempt, peer);
-        }
+        Some(w.state)
     }
 
     /// One heartbeat round for Majordomo (`mdp`) or Pirate workers:
