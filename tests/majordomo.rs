@@ -323,9 +323,9 @@ fn an_mdp_worker_killed_mid_request_has_its_request_redispatched() {
             "client1",
             &broker.frontend,
             "echo",
+            "job",
             "--timeout",
             "20",
-            "job",
         ]),
     );
     a.wait_for("request", LONG);
@@ -348,9 +348,9 @@ fn a_worker_that_stops_heartbeating_is_expired_and_its_request_redispatched() {
             "client1",
             &broker.frontend,
             "echo",
+            "job",
             "--timeout",
             "20",
-            "job",
         ]),
     );
     a.wait_for("request", LONG);
