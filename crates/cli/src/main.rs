@@ -5,6 +5,7 @@ mod args;
 mod broker;
 mod client;
 mod demo;
+mod pattern;
 mod signals;
 mod worker;
 
@@ -33,6 +34,9 @@ enum Command {
     /// Broker, misbehaving workers and clients in one process; checks
     /// that nothing is lost.
     Demo(demo::DemoArgs),
+    /// Run a basic socket pattern (REQ/REP, PUB/SUB, PUSH/PULL) in one
+    /// process and show what flowed.
+    Pattern(pattern::PatternArgs),
 }
 
 fn init_logging(base: u8, verbose: u8) {
@@ -75,7 +79,7 @@ fn main() -> std::process::ExitCode {
         }
     }
     let base = match cli.command {
-        Command::Demo(_) | Command::Client(_) => 0,
+        Command::Demo(_) | Command::Client(_) | Command::Pattern(_) => 0,
         Command::Broker(_) | Command::Worker(_) => 2,
     };
     init_logging(base, cli.verbose);
@@ -84,6 +88,7 @@ fn main() -> std::process::ExitCode {
         Command::Worker(a) => worker::run(a),
         Command::Client(a) => client::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Pattern(a) => pattern::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -14,6 +14,8 @@
 //!   many requests in flight.
 //! - [`worker`] — [`Worker`], Paranoid Pirate (DEALER, heartbeats,
 //!   reconnect back-off) or Simple Pirate (REQ).
+//! - [`patterns`] — REQ/REP, PUB/SUB and PUSH/PULL as small pieces for
+//!   the examples and `corsair pattern`.
 //! - [`shutdown`] — [`Shutdown`], the stop signal the caller hands in.
 //! - [`frames`] — reading and writing multipart messages as [`Frames`].
 //!
@@ -50,6 +52,7 @@ pub mod async_client;
 pub mod broker;
 pub mod client;
 pub mod frames;
+pub mod patterns;
 pub mod shutdown;
 pub mod worker;
 
