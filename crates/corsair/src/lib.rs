@@ -14,6 +14,8 @@
 //!   many requests in flight.
 //! - [`worker`] — [`Worker`], Paranoid Pirate (DEALER, heartbeats,
 //!   reconnect back-off) or Simple Pirate (REQ).
+//! - [`daemon`] — long-running daemons with declared channels, handlers
+//!   named after them, INI configuration and a process supervisor.
 //! - [`patterns`] — REQ/REP, PUB/SUB and PUSH/PULL as small pieces for
 //!   the examples and `corsair pattern`.
 //! - [`shutdown`] — [`Shutdown`], the stop signal the caller hands in.
@@ -51,6 +53,7 @@ use corsair_libzmq as _;
 pub mod async_client;
 pub mod broker;
 pub mod client;
+pub mod daemon;
 pub mod frames;
 pub mod patterns;
 pub mod shutdown;
