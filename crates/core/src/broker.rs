@@ -9,7 +9,9 @@
 //! `broker/requests.rs`; the worker flow (registration, heartbeats,
 //! expiry, DISCONNECT) in `broker/workers.rs`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -49,7 +51,7 @@ impl Broker {
             heartbeat: HeartbeatSchedule::new(now, config.heartbeat.interval),
             mdp_heartbeat: HeartbeatSchedule::new(now, config.mdp_heartbeat.interval),
             config,
-            services: HashMap::new(),
+            services: HashMap::default(),
             workers: Workers::default(),
             requests: Requests::default(),
             timers: Timers::default(),
@@ -166,11 +168,9 @@ impl Broker {
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(timer) = self.timers.pop_due(now) {
             match timer {
-                Timer::Attempt {
-                    request,
-                    attempt,
-                    worker,
-                } => self.attempt_timed_out(now, request, attempt, worker),
+                Timer::Attempt { request, attempt } => {
+                    self.attempt_timed_out(now, request, attempt)
+                }
                 Timer::Wait { request, epoch } => self.wait_expired(request, epoch),
             }
         }
@@ -202,13 +202,23 @@ impl Broker {
     }
 
     fn send_reply(&mut self, route: &Route, service: &Bytes, body: Frames) {
-        let frames = route.path.reply(service, body, true);
-        self.send(&route.peer, frames);
+        let frames = route
+            .path
+            .reply_to(route.peer.identity.clone(), service, body, true);
+        self.outputs.push_back(Output {
+            side: route.peer.side,
+            frames,
+        });
     }
 
     fn send_failure(&mut self, route: &Route, service: &Bytes, reason: &str) {
-        let frames = route.path.failure(service, reason);
-        self.send(&route.peer, frames);
+        let frames = route
+            .path
+            .failure_to(route.peer.identity.clone(), service, reason);
+        self.outputs.push_back(Output {
+            side: route.peer.side,
+            frames,
+        });
     }
 }
 

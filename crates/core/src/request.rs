@@ -5,7 +5,7 @@
 //! outstanding it is either queued (waiting for an idle worker) or in
 //! flight (one attempt at one worker).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use bytes::Bytes;
 use corsair_proto::{Frames, ReturnPath};

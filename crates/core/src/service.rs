@@ -65,6 +65,12 @@ impl Service {
         None
     }
 
+    /// True when a request may be waiting (the queue may hold stale
+    /// entries, so this is only a quick test before dispatching).
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// True when neither queue holds any entry (stale or not).
     pub fn is_drained(&self) -> bool {
         self.idle.is_empty() && self.pending.is_empty()

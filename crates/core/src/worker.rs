@@ -1,7 +1,7 @@
 //! The worker registry: who is connected, what each is doing, and when
 //! each is due to be declared dead.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -88,15 +88,15 @@ impl Workers {
         self.map.remove(peer)
     }
 
-    /// Marks the worker idle and returns the epoch of its new idle-queue
-    /// entry, or `None` when it is unknown.
-    pub fn set_idle(&mut self, peer: &PeerId) -> Option<u64> {
+    /// Marks the worker idle; returns the epoch of its new idle-queue
+    /// entry and the worker, or `None` when it is unknown.
+    pub fn set_idle(&mut self, peer: &PeerId) -> Option<(u64, &mut Worker)> {
         self.next_epoch += 1;
         let epoch = self.next_epoch;
         let w = self.map.get_mut(peer)?;
         w.state = WorkerState::Idle;
         w.idle_epoch = epoch;
-        Some(epoch)
+        Some((epoch, w))
     }
 
     /// True when `peer` is idle and `epoch` is its current entry.

@@ -59,22 +59,40 @@ impl WorkerDialect {
 
     /// A request for this worker; `address` is the frame it must echo.
     pub fn request(self, address: Bytes, body: Frames) -> Frames {
-        let msg = Enveloped {
-            envelope: vec![address],
-            body,
-        };
+        let mut out = Vec::with_capacity(5 + body.len());
+        self.write_request(&mut out, address, &body);
+        out
+    }
+
+    /// The same, as the broker's ROUTER sends it: the worker's identity
+    /// first. One allocation; the body frames are shared, not copied.
+    pub fn request_to(self, identity: Bytes, address: Bytes, body: &[Bytes]) -> Frames {
+        let mut out = Vec::with_capacity(6 + body.len());
+        out.push(identity);
+        self.write_request(&mut out, address, body);
+        out
+    }
+
+    fn write_request(self, out: &mut Frames, address: Bytes, body: &[Bytes]) {
         match self {
-            WorkerDialect::Pirate(d) => pirate::ToWorker::Request(msg).encode(d),
-            WorkerDialect::Mdp(v) => WorkerCommand::Request(msg).encode(v),
-            WorkerDialect::Fetch => {
-                // The reply to the worker's REQ: its delimiter, then the task.
-                let mut frames = Vec::with_capacity(2 + msg.body.len());
-                frames.push(Bytes::new());
-                frames.extend(msg.envelope);
-                frames.extend(msg.body);
-                frames
+            WorkerDialect::Pirate(PirateDialect::Paranoid) => {}
+            // A REQ worker's delimiter; the fetch worker's REQ delimiter.
+            WorkerDialect::Pirate(PirateDialect::Simple) | WorkerDialect::Fetch => {
+                out.push(Bytes::new())
+            }
+            WorkerDialect::Mdp(v) => {
+                if v == MdpVersion::V01 {
+                    out.push(Bytes::new());
+                }
+                out.push(Bytes::from_static(v.worker_header()));
+                out.push(Bytes::from_static(&[0x02]));
             }
         }
+        out.push(address);
+        if self != WorkerDialect::Fetch {
+            out.push(Bytes::new());
+        }
+        out.extend(body.iter().cloned());
     }
 
     /// The broker's heartbeat, for dialects that have one.
@@ -141,40 +159,51 @@ impl ReturnPath {
     /// Frames a reply (`last`) or a partial reply (`!last`, MDP/0.2 only)
     /// from `service`.
     pub fn reply(&self, service: &Bytes, body: Frames, last: bool) -> Frames {
-        let mut frames = Vec::with_capacity(self.envelope.len() + 4 + body.len());
-        frames.extend(self.envelope.iter().cloned());
+        let mut out = Vec::with_capacity(self.envelope.len() + 4 + body.len());
+        self.write_reply(&mut out, service, body, last);
+        out
+    }
+
+    /// The same, as the broker's ROUTER sends it: the client's identity
+    /// first, in one allocation.
+    pub fn reply_to(&self, identity: Bytes, service: &Bytes, body: Frames, last: bool) -> Frames {
+        let mut out = Vec::with_capacity(self.envelope.len() + 5 + body.len());
+        out.push(identity);
+        self.write_reply(&mut out, service, body, last);
+        out
+    }
+
+    fn write_reply(&self, out: &mut Frames, service: &Bytes, body: Frames, last: bool) {
+        out.extend(self.envelope.iter().cloned());
         if self.delimited {
-            frames.push(Bytes::new());
+            out.push(Bytes::new());
         }
-        match self.dialect {
-            ClientDialect::Plain => frames.extend(body),
-            ClientDialect::Mdp(v) => {
-                let command = if last {
-                    ClientCommand::Final
-                } else {
-                    ClientCommand::Partial
-                };
-                frames.extend(
-                    ClientMessage {
-                        command,
-                        service: service.clone(),
-                        body,
-                    }
-                    .encode(v),
-                );
+        if let ClientDialect::Mdp(v) = self.dialect {
+            out.push(Bytes::from_static(v.client_header()));
+            if v == MdpVersion::V02 {
+                out.push(Bytes::from_static(if last { &[0x03] } else { &[0x02] }));
             }
+            out.push(service.clone());
         }
-        frames
+        out.extend(body);
     }
 
     /// Frames the definite failure reply: one empty frame for plain
     /// clients, [`mdp::failure_body`] for Majordomo clients.
     pub fn failure(&self, service: &Bytes, reason: &str) -> Frames {
-        let body = match self.dialect {
-            ClientDialect::Plain => Enveloped::failure(Vec::new()).body,
+        self.reply(service, self.failure_body(reason), true)
+    }
+
+    /// The failure reply with the client's identity first.
+    pub fn failure_to(&self, identity: Bytes, service: &Bytes, reason: &str) -> Frames {
+        self.reply_to(identity, service, self.failure_body(reason), true)
+    }
+
+    fn failure_body(&self, reason: &str) -> Frames {
+        match self.dialect {
+            ClientDialect::Plain => vec![Bytes::new()],
             ClientDialect::Mdp(_) => mdp::failure_body(reason),
-        };
-        self.reply(service, body, true)
+        }
     }
 }
 

@@ -31,14 +31,16 @@ impl Enveloped {
             .iter()
             .position(|f| f.is_empty())
             .ok_or(DecodeError::MissingDelimiter)?;
-        let body = frames.split_off(delimiter + 1);
-        if body.is_empty() {
+        if delimiter + 1 == frames.len() {
             return Err(DecodeError::MissingBody);
         }
-        frames.pop();
+        // The body keeps the message's own allocation; only a non-empty
+        // envelope gets one of its own.
+        let envelope: Frames = frames.drain(..delimiter).collect();
+        frames.remove(0);
         Ok(Enveloped {
-            envelope: frames,
-            body,
+            envelope,
+            body: frames,
         })
     }
 

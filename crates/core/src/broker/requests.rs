@@ -97,7 +97,6 @@ impl Broker {
                 attempt,
             };
             let dialect = w.dialect;
-            let body = self.requests.get(id).expect("just started").body.clone();
             self.stats.dispatched += 1;
             debug!(request = id.0, worker = ?worker, attempt, "dispatched");
             if let Some(timeout) = self.config.attempt_timeout {
@@ -106,12 +105,15 @@ impl Broker {
                     Timer::Attempt {
                         request: id,
                         attempt,
-                        worker: worker.clone(),
                     },
                 );
             }
-            let frames = dialect.request(id.to_frame(), body);
-            self.outputs.push_back(Output::to(&worker, frames));
+            let body = &self.requests.get(id).expect("just started").body;
+            let frames = dialect.request_to(worker.identity.clone(), id.to_frame(), body);
+            self.outputs.push_back(Output {
+                side: worker.side,
+                frames,
+            });
         }
     }
 
@@ -199,8 +201,15 @@ impl Broker {
         };
         if req.route.path.streams() {
             req.streamed = true;
-            let frames = req.route.path.reply(&req.service, part.body, false);
-            self.outputs.push_back(Output::to(&req.route.peer, frames));
+            let peer = &req.route.peer;
+            let frames =
+                req.route
+                    .path
+                    .reply_to(peer.identity.clone(), &req.service, part.body, false);
+            self.outputs.push_back(Output {
+                side: peer.side,
+                frames,
+            });
         } else {
             req.partial.extend(part.body);
         }
@@ -265,20 +274,11 @@ impl Broker {
         }
     }
 
-    pub(super) fn attempt_timed_out(
-        &mut self,
-        now: Instant,
-        request: RequestId,
-        attempt: u32,
-        worker: PeerId,
-    ) {
-        let current = matches!(
-            self.requests.get(request).map(|r| &r.state),
-            Some(RequestState::InFlight { worker: w, attempt: a }) if *w == worker && *a == attempt
-        );
-        if !current {
-            return;
-        }
+    pub(super) fn attempt_timed_out(&mut self, now: Instant, request: RequestId, attempt: u32) {
+        let worker = match self.requests.get(request).map(|r| &r.state) {
+            Some(RequestState::InFlight { worker, attempt: a }) if *a == attempt => worker.clone(),
+            _ => return,
+        };
         self.stats.attempt_timeouts += 1;
         warn!(request = request.0, worker = ?worker, attempt, "attempt timed out");
         if let Some(w) = self.workers.get_mut(&worker) {

@@ -20,18 +20,18 @@ impl Broker {
         dialect: WorkerDialect,
         message: WorkerMessage,
     ) {
-        if self
-            .workers
-            .get(&peer)
-            .is_some_and(|w| w.dialect != dialect)
-        {
-            info!(worker = ?peer, ?dialect, "worker changed dialect: registered anew");
-            self.lose_worker(now, &peer);
-        }
-        let known = self.workers.get(&peer).is_some();
-        // Any command but DISCONNECT is a sign of life.
-        if known && message != WorkerMessage::Disconnect {
-            self.refresh_expiry(now, &peer);
+        let mut known = false;
+        if let Some(w) = self.workers.get_mut(&peer) {
+            if w.dialect == dialect {
+                known = true;
+                // Any command but DISCONNECT is a sign of life.
+                if w.heartbeats() && message != WorkerMessage::Disconnect {
+                    w.expires_at = Some(now + self.config.heartbeat_for(dialect).expiry());
+                }
+            } else {
+                info!(worker = ?peer, ?dialect, "worker changed dialect: registered anew");
+                self.lose_worker(now, &peer);
+            }
         }
         match message {
             WorkerMessage::Ready { service } => self.worker_ready(now, peer, dialect, service),
@@ -109,15 +109,6 @@ impl Broker {
         }
     }
 
-    fn refresh_expiry(&mut self, now: Instant, peer: &PeerId) {
-        let Some(w) = self.workers.get_mut(peer) else {
-            return;
-        };
-        if w.heartbeats() {
-            w.expires_at = Some(now + self.config.heartbeat_for(w.dialect).expiry());
-        }
-    }
-
     /// Registers the worker if it is new (for `service`, or the default
     /// service), marks it idle and gives it work if any is waiting.
     pub(super) fn make_idle(
@@ -133,16 +124,17 @@ impl Broker {
             self.workers.insert(peer.clone(), dialect, service.clone());
             self.service(&service).workers += 1;
         }
-        let epoch = self.workers.set_idle(&peer).expect("registered above");
-        self.refresh_expiry(now, &peer);
-        let service = self
-            .workers
-            .get(&peer)
-            .expect("registered above")
-            .service
-            .clone();
-        self.service(&service).push_idle(peer, epoch);
-        self.dispatch(now, &service);
+        let expiry = self.config.heartbeat_for(dialect).expiry();
+        let (epoch, w) = self.workers.set_idle(&peer).expect("registered above");
+        if w.heartbeats() {
+            w.expires_at = Some(now + expiry);
+        }
+        let service = w.service.clone();
+        let s = self.service(&service);
+        s.push_idle(peer, epoch);
+        if s.has_pending() {
+            self.dispatch(now, &service);
+        }
     }
 
     /// Sends DISCONNECT (where the dialect has one) to a worker that broke
