@@ -1,5 +1,8 @@
 //! Decode and encode for every dialect: `cargo bench -p corsair-proto`.
 
+// criterion_group! generates undocumented functions.
+#![allow(missing_docs)]
+
 use bytes::Bytes;
 use corsair_proto::mdp::{ClientCommand, ClientMessage, MdpVersion, WorkerCommand};
 use corsair_proto::pirate::{FromWorker, PirateDialect, ToWorker};
