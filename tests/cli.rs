@@ -124,3 +124,36 @@ fn broker_on_a_taken_endpoint_fails_with_a_clear_message() {
     );
     broker.stop();
 }
+
+#[test]
+fn bench_drives_a_broker_with_its_own_workers_and_reports_json() {
+    let _bomb = time_bomb("bench", Duration::from_secs(60));
+    let broker = start_broker(&[]);
+    let (code, lines) = Proc::spawn(
+        "bench",
+        corsair(&[
+            "bench",
+            "--connect",
+            &broker.frontend,
+            "--backend",
+            &broker.backend,
+            "--workers",
+            "2",
+            "--clients",
+            "2",
+            "--window",
+            "8",
+            "--requests",
+            "400",
+            "--json",
+        ]),
+    )
+    .wait(LONG);
+    assert_eq!(code, Some(0), "{lines:?}");
+    let json = lines.last().expect("a JSON line");
+    assert!(json.starts_with('{') && json.ends_with('}'), "{json}");
+    assert!(json.contains("\"errors\":0,\"lost\":0"), "{json}");
+    assert!(json.contains("\"p99_us\":"), "{json}");
+    let stats = broker.stop();
+    assert_eq!(stat(&stats, "answered"), 400);
+}

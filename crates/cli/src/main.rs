@@ -2,6 +2,7 @@
 //! done by the `corsair` library.
 
 mod args;
+mod bench;
 mod broker;
 mod client;
 mod demo;
@@ -34,6 +35,8 @@ enum Command {
     /// Broker, misbehaving workers and clients in one process; checks
     /// that nothing is lost.
     Demo(demo::DemoArgs),
+    /// Measure a broker under load, or compare corsair with libzmq's proxy.
+    Bench(bench::BenchArgs),
     /// Run a basic socket pattern (REQ/REP, PUB/SUB, PUSH/PULL) in one
     /// process and show what flowed.
     Pattern(pattern::PatternArgs),
@@ -79,7 +82,7 @@ fn main() -> std::process::ExitCode {
         }
     }
     let base = match cli.command {
-        Command::Demo(_) | Command::Client(_) | Command::Pattern(_) => 0,
+        Command::Demo(_) | Command::Client(_) | Command::Pattern(_) | Command::Bench(_) => 0,
         Command::Broker(_) | Command::Worker(_) => 2,
     };
     init_logging(base, cli.verbose);
@@ -89,6 +92,7 @@ fn main() -> std::process::ExitCode {
         Command::Client(a) => client::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Pattern(a) => pattern::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,500 @@
+//! `corsair bench`: a load generator for any broker endpoint, and
+//! `--compare`, which measures corsair against libzmq's own proxy on the
+//! same machine in the same run.
+
+mod peers;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use corsair::core::BrokerConfig;
+use corsair::{Broker, Shutdown};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::args;
+pub use peers::{ClientDialect, WorkerDialect};
+
+/// Options of `corsair bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The broker's clients' endpoint.
+    #[arg(long, default_value = "tcp://localhost:5555", value_name = "EP")]
+    connect: String,
+    /// Concurrent clients, each on its own socket and thread.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    clients: u64,
+    /// Requests in flight per client.
+    #[arg(long, default_value_t = 1, value_name = "W", value_parser = clap::value_parser!(u64).range(1..))]
+    window: u64,
+    /// Requests in all (instead of --duration).
+    #[arg(long, value_name = "N", conflicts_with = "duration")]
+    requests: Option<u64>,
+    /// How long to send [default: 5s].
+    #[arg(long, value_name = "DUR", value_parser = args::duration)]
+    duration: Option<Duration>,
+    /// Payload bytes per request.
+    #[arg(long, default_value_t = 64, value_name = "BYTES")]
+    size: usize,
+    /// Client dialect.
+    #[arg(long, value_enum, default_value_t = ClientDialect::Plain)]
+    dialect: ClientDialect,
+    /// Service (Majordomo dialects).
+    #[arg(long, default_value = "default", value_name = "NAME")]
+    service: String,
+    /// Also start this many echo workers.
+    #[arg(long, value_name = "M")]
+    workers: Option<u64>,
+    /// The echo workers' dialect.
+    #[arg(long, value_enum, default_value_t = WorkerDialect::Ppp)]
+    worker_dialect: WorkerDialect,
+    /// Where the echo workers connect.
+    #[arg(long, default_value = "tcp://localhost:5556", value_name = "EP")]
+    backend: String,
+    /// Compare corsair with libzmq's proxy (starts everything itself).
+    #[arg(long)]
+    compare: bool,
+    /// With --compare: a few seconds per run instead of ten.
+    #[arg(long)]
+    quick: bool,
+    /// Print results as JSON (the last line).
+    #[arg(long)]
+    json: bool,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone)]
+struct Outcome {
+    label: String,
+    size: usize,
+    window: u64,
+    replies: u64,
+    errors: u64,
+    lost: u64,
+    elapsed: Duration,
+    hist: Histogram<u64>,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.replies as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn q(&self, q: f64) -> u64 {
+        self.hist.value_at_quantile(q)
+    }
+
+    fn json(&self) -> String {
+        format!(
+            "{{\"system\":\"{}\",\"size\":{},\"window\":{},\"requests_per_sec\":{:.0},\"p50_us\":{},\"p90_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{},\"errors\":{},\"lost\":{}}}",
+            self.label,
+            self.size,
+            self.window,
+            self.rate(),
+            self.q(0.5),
+            self.q(0.9),
+            self.q(0.99),
+            self.q(0.999),
+            self.hist.max(),
+            self.errors,
+            self.lost
+        )
+    }
+
+    fn print(&self) {
+        println!(
+            "{}: {:.0} req/s over {:.1} s; latency us p50 {} p90 {} p99 {} p99.9 {} max {}; errors {}, lost {}",
+            self.label,
+            self.rate(),
+            self.elapsed.as_secs_f64(),
+            self.q(0.5),
+            self.q(0.9),
+            self.q(0.99),
+            self.q(0.999),
+            self.hist.max(),
+            self.errors,
+            self.lost
+        );
+    }
+}
+
+/// How a run ends.
+#[derive(Debug, Clone, Copy)]
+enum Budget {
+    Requests(u64),
+    Time(Duration),
+}
+
+struct Load<'a> {
+    endpoint: &'a str,
+    dialect: ClientDialect,
+    service: &'a str,
+    size: usize,
+    window: u64,
+    clients: u64,
+    budget: Budget,
+    progress: bool,
+}
+
+fn run_load(label: &str, load: &Load<'_>) -> anyhow::Result<Outcome> {
+    let ctx = corsair::zmq::Context::new();
+    let shared = Arc::new(peers::Shared::default());
+    let started = Instant::now();
+    let handles: Vec<_> = (0..load.clients)
+        .map(|c| {
+            let (ctx, shared) = (ctx.clone(), shared.clone());
+            let (endpoint, service) = (load.endpoint.to_owned(), load.service.to_owned());
+            let (dialect, size, window) = (load.dialect, load.size, load.window as usize);
+            let budget = match load.budget {
+                Budget::Requests(n) => Some(n / load.clients + u64::from(c < n % load.clients)),
+                Budget::Time(_) => None,
+            };
+            thread::spawn(move || {
+                peers::client(
+                    &ctx,
+                    &endpoint,
+                    dialect,
+                    &service,
+                    size,
+                    window,
+                    budget,
+                    &shared,
+                    Duration::from_secs(5),
+                )
+            })
+        })
+        .collect();
+    let bar = if load.progress {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    loop {
+        thread::sleep(Duration::from_millis(100));
+        let replies = shared.replies.load(Ordering::Relaxed);
+        let secs = started.elapsed().as_secs_f64();
+        bar.set_message(format!(
+            "{label}: {replies} replies, {:.0} req/s",
+            replies as f64 / secs
+        ));
+        if let Budget::Time(d) = load.budget {
+            if started.elapsed() >= d {
+                shared.stop.store(true, Ordering::Relaxed);
+            }
+        }
+        if handles.iter().all(|h| h.is_finished()) {
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+    let mut lost = 0;
+    for h in handles {
+        let r = h.join().expect("client thread").context("client socket")?;
+        hist.add(&r.hist).expect("same bounds");
+        lost += r.lost;
+    }
+    Ok(Outcome {
+        label: label.to_owned(),
+        size: load.size,
+        window: load.window,
+        replies: shared.replies.load(Ordering::Relaxed),
+        errors: shared.errors.load(Ordering::Relaxed),
+        lost,
+        elapsed,
+        hist,
+    })
+}
+
+/// Echo workers on their own context and threads, until dropped.
+struct Workers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    fn start(n: u64, endpoint: &str, dialect: WorkerDialect, service: &str) -> Self {
+        let ctx = corsair::zmq::Context::new();
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|_| {
+                let (ctx, stop) = (ctx.clone(), stop.clone());
+                let (endpoint, service) = (endpoint.to_owned(), service.to_owned());
+                thread::spawn(move || {
+                    if let Err(e) = peers::worker(&ctx, &endpoint, dialect, &service, &stop) {
+                        eprintln!("corsair bench: worker failed: {e}");
+                    }
+                })
+            })
+            .collect();
+        Workers { stop, threads }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A corsair broker on loopback in this process, with its own context.
+struct InProcessBroker {
+    stop: Shutdown,
+    thread: Option<thread::JoinHandle<()>>,
+    frontend: String,
+    backend: String,
+}
+
+impl InProcessBroker {
+    fn start() -> anyhow::Result<Self> {
+        let ctx = corsair::zmq::Context::new();
+        let any = "tcp://127.0.0.1:0";
+        let config = BrokerConfig {
+            queue_limit: 10_000_000,
+            ..BrokerConfig::default()
+        };
+        let mut broker = Broker::bind(&ctx, any, any, config)?;
+        let (frontend, backend) = (
+            broker.frontend_endpoint().to_owned(),
+            broker.backend_endpoint().to_owned(),
+        );
+        let stop = Shutdown::new();
+        let s = stop.clone();
+        let thread = thread::spawn(move || {
+            if let Err(e) = broker.run(&s) {
+                eprintln!("corsair bench: broker failed: {e}");
+            }
+        });
+        Ok(InProcessBroker {
+            stop,
+            thread: Some(thread),
+            frontend,
+            backend,
+        })
+    }
+}
+
+impl Drop for InProcessBroker {
+    fn drop(&mut self) {
+        self.stop.trigger();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// libzmq's proxy between a ROUTER and a DEALER, on its own context.
+struct Proxy {
+    control: corsair::zmq::Socket,
+    thread: Option<thread::JoinHandle<()>>,
+    frontend: String,
+    backend: String,
+}
+
+impl Proxy {
+    fn start() -> anyhow::Result<Self> {
+        let ctx = corsair::zmq::Context::new();
+        let front = ctx.socket(corsair::zmq::ROUTER)?;
+        let back = ctx.socket(corsair::zmq::DEALER)?;
+        let ctl = ctx.socket(corsair::zmq::PAIR)?;
+        for s in [&front, &back, &ctl] {
+            s.set_linger(0)?;
+        }
+        front.bind("tcp://127.0.0.1:*")?;
+        back.bind("tcp://127.0.0.1:*")?;
+        let name = format!("inproc://proxy-control-{}", std::process::id());
+        ctl.bind(&name)?;
+        let control = ctx.socket(corsair::zmq::PAIR)?;
+        control.connect(&name)?;
+        let frontend = front.get_last_endpoint()?.unwrap_or_default();
+        let backend = back.get_last_endpoint()?.unwrap_or_default();
+        let thread = thread::spawn(move || {
+            let (mut front, mut back, mut ctl) = (front, back, ctl);
+            let _ = corsair::zmq::proxy_steerable(&mut front, &mut back, &mut ctl);
+        });
+        Ok(Proxy {
+            control,
+            thread: Some(thread),
+            frontend,
+            backend,
+        })
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.control.send("TERMINATE", 0);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Runs `corsair bench`.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.compare {
+        return compare(&args);
+    }
+    let _workers = args
+        .workers
+        .map(|n| Workers::start(n, &args.backend, args.worker_dialect, &args.service));
+    let budget = match (args.requests, args.duration) {
+        (Some(n), _) => Budget::Requests(n),
+        (None, d) => Budget::Time(d.unwrap_or(Duration::from_secs(5))),
+    };
+    let load = Load {
+        endpoint: &args.connect,
+        dialect: args.dialect,
+        service: &args.service,
+        size: args.size,
+        window: args.window,
+        clients: args.clients,
+        budget,
+        progress: !args.json,
+    };
+    let label = format!("{:?} clients", args.dialect).to_lowercase();
+    let outcome = run_load(&label, &load)?;
+    if args.json {
+        println!("{}", outcome.json());
+    } else {
+        outcome.print();
+    }
+    if outcome.replies == 0 {
+        bail!("no replies from {}", args.connect);
+    }
+    Ok(())
+}
+
+fn compare(args: &BenchArgs) -> anyhow::Result<()> {
+    let per_run = if args.quick {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(10)
+    };
+    let mut results: Vec<Outcome> = Vec::new();
+    for size in [64usize, 4096] {
+        for window in [1u64, 64] {
+            fn load<'a>(
+                endpoint: &'a str,
+                dialect: ClientDialect,
+                service: &'a str,
+                (size, window, per_run, progress): (usize, u64, Duration, bool),
+            ) -> Load<'a> {
+                Load {
+                    endpoint,
+                    dialect,
+                    service,
+                    size,
+                    window,
+                    clients: 4,
+                    budget: Budget::Time(per_run),
+                    progress,
+                }
+            }
+            let shape = (size, window, per_run, !args.json);
+            {
+                let proxy = Proxy::start()?;
+                let _w = Workers::start(4, &proxy.backend, WorkerDialect::Rep, "");
+                thread::sleep(Duration::from_millis(200));
+                let ep = proxy.frontend.clone();
+                results.push(run_load(
+                    "libzmq proxy + REP",
+                    &load(&ep, ClientDialect::Plain, "", shape),
+                )?);
+            }
+            for (label, workers, clients, service) in [
+                (
+                    "corsair + PPP",
+                    WorkerDialect::Ppp,
+                    ClientDialect::Plain,
+                    "default",
+                ),
+                (
+                    "corsair + MDP/0.1",
+                    WorkerDialect::Mdp,
+                    ClientDialect::Mdp,
+                    "echo",
+                ),
+                (
+                    "corsair + MDP/0.2 async",
+                    WorkerDialect::Mdp2,
+                    ClientDialect::Mdp2,
+                    "echo",
+                ),
+            ] {
+                let broker = InProcessBroker::start()?;
+                let _w = Workers::start(4, &broker.backend, workers, service);
+                thread::sleep(Duration::from_millis(200));
+                let ep = broker.frontend.clone();
+                results.push(run_load(label, &load(&ep, clients, service, shape))?);
+            }
+        }
+    }
+    let baseline = |size: usize, window: u64| {
+        results
+            .iter()
+            .find(|r| r.size == size && r.window == window && r.label.starts_with("libzmq"))
+            .cloned()
+    };
+    println!(
+        "| payload | window | system | req/s | x proxy | p50 us | x proxy | p99 us | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &results {
+        let b = baseline(r.size, r.window).expect("baseline ran first");
+        println!(
+            "| {} B | {} | {} | {:.0} | {:.2} | {} | {:.2} | {} | {} |",
+            r.size,
+            r.window,
+            r.label,
+            r.rate(),
+            r.rate() / b.rate(),
+            r.q(0.5),
+            r.q(0.5) as f64 / b.q(0.5).max(1) as f64,
+            r.q(0.99),
+            r.errors + r.lost
+        );
+    }
+    let ratio = |size: usize, window: u64, latency: bool| {
+        let b = baseline(size, window).expect("baseline");
+        let c = results
+            .iter()
+            .find(|r| r.size == size && r.window == window && r.label == "corsair + PPP")
+            .expect("corsair ran");
+        if latency {
+            c.q(0.5) as f64 / b.q(0.5).max(1) as f64
+        } else {
+            c.rate() / b.rate()
+        }
+    };
+    let runs: Vec<String> = results.iter().map(Outcome::json).collect();
+    let summary = format!(
+        "{{\"throughput_ratio\":{:.3},\"throughput_ratio_4k\":{:.3},\"latency_ratio\":{:.3},\"runs\":[{}]}}",
+        ratio(64, 64, false),
+        ratio(4096, 64, false),
+        ratio(64, 1, true),
+        runs.join(",")
+    );
+    if args.json {
+        println!("{summary}");
+    } else {
+        println!();
+        println!(
+            "corsair (PPP) vs libzmq proxy: throughput x{:.2} at 64 B, x{:.2} at 4 KiB (window 64); p50 latency x{:.2} at 64 B (window 1)",
+            ratio(64, 64, false),
+            ratio(4096, 64, false),
+            ratio(64, 1, true)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! The load generator's peers: lean clients and echo workers on raw
+//! sockets, moving `zmq::Message`s without copying payloads, so that the
+//! broker is what is measured.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use corsair::zmq;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+/// Client dialects of the load generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientDialect {
+    /// Plain (Lazy Pirate framing) over DEALER: `tag "" body`.
+    Plain,
+    /// MDP/0.1 framing over DEALER: `tag "" MDPC01 service body`.
+    Mdp,
+    /// MDP/0.2 framing over DEALER: `tag "" MDPC02 0x01 service body`.
+    Mdp2,
+}
+
+/// Worker dialects of the load generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkerDialect {
+    /// Paranoid Pirate (DEALER, heartbeats).
+    Ppp,
+    /// Majordomo 0.1.
+    Mdp,
+    /// Majordomo 0.2.
+    Mdp2,
+    /// A plain REP echo (for libzmq's proxy).
+    Rep,
+}
+
+/// Counters shared by the clients of one run.
+#[derive(Default)]
+pub struct Shared {
+    /// Replies received.
+    pub replies: AtomicU64,
+    /// Failure replies and malformed replies.
+    pub errors: AtomicU64,
+    /// Set to stop sending.
+    pub stop: AtomicBool,
+}
+
+/// What one client measured.
+pub struct ClientResult {
+    /// Latencies in microseconds.
+    pub hist: Histogram<u64>,
+    /// Requests never answered before the client gave up.
+    pub lost: u64,
+}
+
+fn send_all(socket: &zmq::Socket, frames: Vec<zmq::Message>) -> zmq::Result<()> {
+    let last = frames.len().saturating_sub(1);
+    for (i, f) in frames.into_iter().enumerate() {
+        socket.send(f, if i < last { zmq::SNDMORE } else { 0 })?;
+    }
+    Ok(())
+}
+
+fn recv_all(socket: &zmq::Socket, flags: i32) -> zmq::Result<Vec<zmq::Message>> {
+    let mut frames = vec![socket.recv_msg(flags)?];
+    while socket.get_rcvmore()? {
+        frames.push(socket.recv_msg(0)?);
+    }
+    Ok(frames)
+}
+
+/// Runs one client: keeps `window` requests in flight until `budget`
+/// requests are sent (or `shared.stop`), then waits up to `grace` for the
+/// rest. Each request's tag is its send time, so no table is needed.
+#[allow(clippy::too_many_arguments)]
+pub fn client(
+    ctx: &zmq::Context,
+    endpoint: &str,
+    dialect: ClientDialect,
+    service: &str,
+    size: usize,
+    window: usize,
+    budget: Option<u64>,
+    shared: &Shared,
+    grace: Duration,
+) -> zmq::Result<ClientResult> {
+    let socket = ctx.socket(zmq::DEALER)?;
+    socket.set_linger(0)?;
+    socket.set_sndhwm(0)?;
+    socket.set_rcvhwm(0)?;
+    socket.connect(endpoint)?;
+    let start = Instant::now();
+    let payload = vec![b'x'; size];
+    let make = |now: Instant| -> Vec<zmq::Message> {
+        let tag = (now - start).as_nanos() as u64;
+        let mut f = vec![
+            zmq::Message::from(&tag.to_be_bytes()[..]),
+            zmq::Message::new(),
+        ];
+        match dialect {
+            ClientDialect::Plain => {}
+            ClientDialect::Mdp => {
+                f.push(zmq::Message::from(&b"MDPC01"[..]));
+                f.push(zmq::Message::from(service.as_bytes()));
+            }
+            ClientDialect::Mdp2 => {
+                f.push(zmq::Message::from(&b"MDPC02"[..]));
+                f.push(zmq::Message::from(&[1u8][..]));
+                f.push(zmq::Message::from(service.as_bytes()));
+            }
+        }
+        f.push(zmq::Message::from(&payload[..]));
+        f
+    };
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+    let (mut sent, mut outstanding) = (0u64, 0u64);
+    let can_send =
+        |sent: u64| !shared.stop.load(Ordering::Relaxed) && budget.is_none_or(|b| sent < b);
+    while outstanding < window as u64 && can_send(sent) {
+        send_all(&socket, make(Instant::now()))?;
+        sent += 1;
+        outstanding += 1;
+    }
+    let mut deadline: Option<Instant> = None;
+    while outstanding > 0 {
+        if deadline.is_none() && !can_send(sent) {
+            deadline = Some(Instant::now() + grace);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        if socket.poll(zmq::POLLIN, 50)? == 0 {
+            continue;
+        }
+        loop {
+            let frames = match recv_all(&socket, zmq::DONTWAIT) {
+                Ok(f) => f,
+                Err(zmq::Error::EAGAIN) => break,
+                Err(e) => return Err(e),
+            };
+            let now = Instant::now();
+            outstanding -= 1;
+            let tag = frames
+                .first()
+                .and_then(|t| <[u8; 8]>::try_from(&t[..]).ok())
+                .map(u64::from_be_bytes);
+            // A reply carries the payload back; anything shorter is the
+            // broker's failure reply (or garbage).
+            let ok = frames.last().is_some_and(|b| b.len() == size) && tag.is_some();
+            if ok {
+                let sent_at = start + Duration::from_nanos(tag.unwrap_or(0));
+                hist.saturating_record((now - sent_at).as_micros().max(1) as u64);
+                shared.replies.fetch_add(1, Ordering::Relaxed);
+            } else {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            if can_send(sent) {
+                send_all(&socket, make(now))?;
+                sent += 1;
+                outstanding += 1;
+            }
+        }
+    }
+    Ok(ClientResult {
+        hist,
+        lost: outstanding,
+    })
+}
+
+/// Runs one echo worker until `stop`.
+pub fn worker(
+    ctx: &zmq::Context,
+    endpoint: &str,
+    dialect: WorkerDialect,
+    service: &str,
+    stop: &AtomicBool,
+) -> zmq::Result<u64> {
+    let kind = if dialect == WorkerDialect::Rep {
+        zmq::REP
+    } else {
+        zmq::DEALER
+    };
+    let socket = ctx.socket(kind)?;
+    socket.set_linger(0)?;
+    socket.set_sndhwm(0)?;
+    socket.set_rcvhwm(0)?;
+    socket.connect(endpoint)?;
+    let msg = |b: &[u8]| zmq::Message::from(b);
+    let (ready, heartbeat, interval): (Vec<zmq::Message>, Vec<Vec<u8>>, Duration) = match dialect {
+        WorkerDialect::Rep => (vec![], vec![], Duration::from_secs(3600)),
+        WorkerDialect::Ppp => (vec![msg(&[1])], vec![vec![2]], Duration::from_secs(1)),
+        WorkerDialect::Mdp => (
+            vec![msg(b""), msg(b"MDPW01"), msg(&[1]), msg(service.as_bytes())],
+            vec![vec![], b"MDPW01".to_vec(), vec![4]],
+            Duration::from_millis(2500),
+        ),
+        WorkerDialect::Mdp2 => (
+            vec![msg(b"MDPW02"), msg(&[1]), msg(service.as_bytes())],
+            vec![b"MDPW02".to_vec(), vec![5]],
+            Duration::from_millis(2500),
+        ),
+    };
+    if !ready.is_empty() {
+        send_all(&socket, ready)?;
+    }
+    let mut next_heartbeat = Instant::now() + interval;
+    let mut served = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if Instant::now() >= next_heartbeat {
+            send_all(&socket, heartbeat.iter().map(|f| msg(f)).collect())?;
+            next_heartbeat += interval;
+        }
+        if socket.poll(zmq::POLLIN, 50)? == 0 {
+            continue;
+        }
+        loop {
+            let mut frames = match recv_all(&socket, zmq::DONTWAIT) {
+                Ok(f) => f,
+                Err(zmq::Error::EAGAIN) => break,
+                Err(e) => return Err(e),
+            };
+            match dialect {
+                WorkerDialect::Rep | WorkerDialect::Ppp
+                    if frames.len() > 1 || dialect == WorkerDialect::Rep => {}
+                WorkerDialect::Mdp if frames.len() > 3 && frames[2][..] == [2] => {
+                    frames[2] = msg(&[3])
+                }
+                WorkerDialect::Mdp2 if frames.len() > 2 && frames[1][..] == [2] => {
+                    frames[1] = msg(&[4])
+                }
+                _ => continue, // heartbeats and the like
+            }
+            send_all(&socket, frames)?;
+            served += 1;
+        }
+    }
+    Ok(served)
+}
