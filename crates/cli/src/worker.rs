@@ -60,6 +60,10 @@ pub struct WorkerArgs {
     /// Heartbeat interval [default: 1s for ppp, 2.5s for mdp and mdp2].
     #[arg(long, value_name = "DUR", value_parser = args::duration)]
     heartbeat: Option<Duration>,
+    /// Requests the broker may give this worker at once (ppp only; a
+    /// corsair extension announced with READY).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    credit: u32,
     /// Silent intervals before the broker is presumed dead.
     #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     liveness: u32,
@@ -147,6 +151,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
             WorkerOptions::fetch(&args.connect, args.answers.as_deref().unwrap_or_default())
         }
     };
+    options.credit = args.credit;
     options.liveness = LivenessConfig {
         heartbeat: args.heartbeat.unwrap_or(options.liveness.heartbeat),
         liveness: args.liveness,

@@ -485,3 +485,49 @@ mod mdp;
 
 #[path = "broker_fetch_tests.rs"]
 mod fetch;
+
+fn ready_with_credit(h: &mut Harness, ms: u64, w: &str, credit: u32) {
+    let frames = vec![Bytes::from_static(&[0x01]), b(&credit.to_string())];
+    h.broker.handle_backend(h.at(ms), b(w), frames);
+}
+
+#[test]
+fn a_worker_with_credit_holds_that_many_requests_and_no_more() {
+    let mut h = Harness::new(config());
+    ready_with_credit(&mut h, 0, "w1", 3);
+    for c in ["c1", "c2", "c3", "c4"] {
+        h.request(1, c, c);
+    }
+    let d = h.dispatched();
+    assert_eq!(d.len(), 3, "credit 3");
+    assert_eq!(h.broker.queued(), 1);
+    h.reply(2, "w1", &d[1].1, "c2", false);
+    let next = h.dispatched();
+    assert_eq!((next[0].0.as_str(), next[0].2.as_str()), ("w1", "c4"));
+}
+
+#[test]
+fn workers_with_credit_take_turns_least_recently_used_first() {
+    let mut h = Harness::new(config());
+    ready_with_credit(&mut h, 0, "w1", 2);
+    ready_with_credit(&mut h, 0, "w2", 2);
+    for c in ["a", "b", "c", "d"] {
+        h.request(1, c, c);
+    }
+    let to: Vec<String> = h.dispatched().into_iter().map(|d| d.0).collect();
+    assert_eq!(to, ["w1", "w2", "w1", "w2"]);
+}
+
+#[test]
+fn losing_a_worker_with_credit_fails_every_attempt_it_held() {
+    let mut h = Harness::new(config());
+    ready_with_credit(&mut h, 0, "w1", 2);
+    h.request(1, "c1", "one");
+    h.request(1, "c2", "two");
+    assert_eq!(h.dispatched().len(), 2);
+    h.broker.handle_unroutable(h.at(2), Side::Backend, b"w1");
+    assert_eq!(h.broker.stats().retried, 2);
+    assert_eq!(h.broker.queued(), 2);
+    h.ppp_ready(3, "w2");
+    assert_eq!(h.dispatched()[0].2, "one", "requeued at the head, in order");
+}

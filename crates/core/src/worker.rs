@@ -10,21 +10,8 @@ use corsair_proto::WorkerDialect;
 use crate::peer::PeerId;
 use crate::request::RequestId;
 
-/// What a worker is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkerState {
-    /// Waiting for work, in its service's idle queue.
-    Idle,
-    /// Working on one attempt of one request.
-    Busy {
-        /// The request.
-        request: RequestId,
-        /// Which attempt of it.
-        attempt: u32,
-    },
-    /// Its attempt timed out: no new work until it shows a sign of life.
-    Suspect,
-}
+/// The most requests one worker may hold, whatever it announces.
+pub const MAX_CREDIT: u32 = 1024;
 
 /// One connected worker.
 #[derive(Debug, Clone)]
@@ -33,10 +20,16 @@ pub struct Worker {
     pub dialect: WorkerDialect,
     /// The service it serves.
     pub service: Bytes,
-    /// What it is doing.
-    pub state: WorkerState,
-    /// Bumped every time the worker becomes idle, to tell its current
-    /// idle-queue entry from stale ones.
+    /// Requests it may hold at once: 1 (the zguide's workers), or what it
+    /// announced with READY.
+    pub credit: u32,
+    /// The attempts it holds now: (request, attempt).
+    pub in_flight: Vec<(RequestId, u32)>,
+    /// An attempt of it timed out (or, for a fetch worker, it has not
+    /// asked again yet): no new work until it shows a sign of life.
+    pub suspect: bool,
+    /// Bumped every time the worker gets a new idle-queue entry, to tell
+    /// its current entry from stale ones.
     pub idle_epoch: u64,
     /// When it is declared dead unless heard from (`None`: never, for
     /// workers without heartbeats).
@@ -48,6 +41,32 @@ impl Worker {
     pub fn heartbeats(&self) -> bool {
         self.dialect.heartbeats()
     }
+
+    /// True when it may be given a request now.
+    pub fn available(&self) -> bool {
+        !self.suspect && (self.in_flight.len() as u32) < self.credit
+    }
+
+    /// True while it holds a request.
+    pub fn busy(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+
+    /// True when it holds attempt `attempt` of `request`.
+    pub fn holds(&self, request: RequestId, attempt: u32) -> bool {
+        self.in_flight.contains(&(request, attempt))
+    }
+
+    /// Lets go of `request` (any attempt); true if it held it.
+    pub fn release(&mut self, request: RequestId) -> bool {
+        match self.in_flight.iter().position(|(r, _)| *r == request) {
+            Some(i) => {
+                self.in_flight.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// All known workers, by socket and ROUTER identity.
@@ -58,15 +77,18 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Registers a worker in the `Suspect` state (the caller makes it
-    /// idle); replaces any earlier entry for the same peer.
-    pub fn insert(&mut self, peer: PeerId, dialect: WorkerDialect, service: Bytes) {
+    /// Registers a worker, suspect until the caller makes it idle, with
+    /// `credit` capped at [`MAX_CREDIT`]; replaces any earlier entry for
+    /// the same peer.
+    pub fn insert(&mut self, peer: PeerId, dialect: WorkerDialect, service: Bytes, credit: u32) {
         self.map.insert(
             peer,
             Worker {
                 dialect,
                 service,
-                state: WorkerState::Suspect,
+                credit: credit.clamp(1, MAX_CREDIT),
+                in_flight: Vec::new(),
+                suspect: true,
                 idle_epoch: 0,
                 expires_at: None,
             },
@@ -88,22 +110,37 @@ impl Workers {
         self.map.remove(peer)
     }
 
-    /// Marks the worker idle; returns the epoch of its new idle-queue
-    /// entry and the worker, or `None` when it is unknown.
-    pub fn set_idle(&mut self, peer: &PeerId) -> Option<(u64, &mut Worker)> {
-        self.next_epoch += 1;
-        let epoch = self.next_epoch;
+    /// Clears the worker's suspicion; returns it, with the epoch of a new
+    /// idle-queue entry when it is available for work, or `None` when it
+    /// is unknown.
+    pub fn set_idle(&mut self, peer: &PeerId) -> Option<(Option<u64>, &mut Worker)> {
         let w = self.map.get_mut(peer)?;
-        w.state = WorkerState::Idle;
-        w.idle_epoch = epoch;
-        Some((epoch, w))
+        w.suspect = false;
+        if !w.available() {
+            return Some((None, w));
+        }
+        self.next_epoch += 1;
+        w.idle_epoch = self.next_epoch;
+        Some((Some(self.next_epoch), w))
     }
 
-    /// True when `peer` is idle and `epoch` is its current entry.
+    /// A new idle-queue epoch for a worker that took a request and still
+    /// has credit left; `None` when it has none.
+    pub fn renew(&mut self, peer: &PeerId) -> Option<u64> {
+        let w = self.map.get_mut(peer)?;
+        if !w.available() {
+            return None;
+        }
+        self.next_epoch += 1;
+        w.idle_epoch = self.next_epoch;
+        Some(self.next_epoch)
+    }
+
+    /// True when `peer` can take work and `epoch` is its current entry.
     pub fn is_idle_at(&self, peer: &PeerId, epoch: u64) -> bool {
         self.map
             .get(peer)
-            .is_some_and(|w| w.state == WorkerState::Idle && w.idle_epoch == epoch)
+            .is_some_and(|w| w.available() && w.idle_epoch == epoch)
     }
 
     /// Number of known workers.

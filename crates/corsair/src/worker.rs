@@ -63,6 +63,10 @@ pub struct WorkerOptions {
     pub service: Bytes,
     /// Where answers go (fetch workers only).
     pub answers: Option<String>,
+    /// Requests the broker may give it at once (Paranoid Pirate only, a
+    /// corsair extension announced with READY; 1 is the zguide's
+    /// behaviour). They queue in the socket and are answered in order.
+    pub credit: u32,
 }
 
 impl WorkerOptions {
@@ -75,6 +79,7 @@ impl WorkerOptions {
             liveness: LivenessConfig::default(),
             service: Bytes::from_static(b"default"),
             answers: None,
+            credit: 1,
         }
     }
 
@@ -171,6 +176,9 @@ impl Worker {
                 service: self.options.service.clone(),
             }
             .encode(v),
+            WorkerDialect::Paranoid if self.options.credit > 1 => {
+                FromWorker::ReadyWithCredit(self.options.credit).encode()
+            }
             _ => FromWorker::Ready.encode(),
         };
         frames::send(&socket, &ready, 0)?;

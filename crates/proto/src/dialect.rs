@@ -121,6 +121,8 @@ pub enum WorkerMessage {
     Ready {
         /// The service named, if the dialect names one.
         service: Option<Bytes>,
+        /// Requests it accepts at once (1 unless it announced more).
+        credit: u32,
     },
     /// A sign of life.
     Heartbeat,
@@ -254,7 +256,10 @@ fn decode_ask(frames: Frames) -> Result<Inbound, DecodeError> {
         }),
         [_, _] => Ok(Inbound::Worker {
             dialect: WorkerDialect::Fetch,
-            message: WorkerMessage::Ready { service: None },
+            message: WorkerMessage::Ready {
+                service: None,
+                credit: 1,
+            },
         }),
         _ => Err(DecodeError::ExtraFrames {
             dialect: FETCH,
@@ -325,7 +330,14 @@ impl Inbound {
             Bare::Worker => {
                 let (d, msg) = pirate::FromWorker::decode(frames)?;
                 let message = match msg {
-                    pirate::FromWorker::Ready => WorkerMessage::Ready { service: None },
+                    pirate::FromWorker::Ready => WorkerMessage::Ready {
+                        service: None,
+                        credit: 1,
+                    },
+                    pirate::FromWorker::ReadyWithCredit(credit) => WorkerMessage::Ready {
+                        service: None,
+                        credit,
+                    },
                     pirate::FromWorker::Heartbeat => WorkerMessage::Heartbeat,
                     pirate::FromWorker::Reply(r) => WorkerMessage::Reply(r),
                 };
@@ -364,6 +376,7 @@ impl Inbound {
         let message = match cmd {
             WorkerCommand::Ready { service } => WorkerMessage::Ready {
                 service: Some(service),
+                credit: 1,
             },
             WorkerCommand::Heartbeat => WorkerMessage::Heartbeat,
             WorkerCommand::Partial(m) => WorkerMessage::Partial(m),
@@ -403,7 +416,8 @@ mod tests {
             Inbound::Worker {
                 dialect: WorkerDialect::Mdp(MdpVersion::V01),
                 message: WorkerMessage::Ready {
-                    service: Some(b("echo"))
+                    service: Some(b("echo")),
+                    credit: 1
                 }
             }
         );
@@ -521,7 +535,10 @@ mod tests {
             Inbound::decode(vec![Bytes::new(), b("ready")], Bare::Fetch).unwrap(),
             Inbound::Worker {
                 dialect: WorkerDialect::Fetch,
-                message: WorkerMessage::Ready { service: None }
+                message: WorkerMessage::Ready {
+                    service: None,
+                    credit: 1
+                }
             }
         );
         // Headers mean nothing on the fetch socket.

@@ -38,6 +38,10 @@ pub enum PirateDialect {
 pub enum FromWorker {
     /// The worker is ready for a request.
     Ready,
+    /// A corsair extension: READY followed by a frame with a decimal
+    /// number, the requests the worker accepts at once (its credit).
+    /// Unmodified Pirate workers never send it.
+    ReadyWithCredit(u32),
     /// The worker is alive (Paranoid only).
     Heartbeat,
     /// The answer to a request, with the request's envelope echoed.
@@ -97,6 +101,12 @@ impl FromWorker {
                     byte,
                 }),
             },
+            [ready, credit] if ready.as_ref() == [READY] => std::str::from_utf8(credit)
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .filter(|c| *c > 0)
+                .map(FromWorker::ReadyWithCredit)
+                .ok_or(DecodeError::MissingDelimiter),
             _ => Ok(FromWorker::Reply(reply(frames)?)),
         }
     }
@@ -106,6 +116,9 @@ impl FromWorker {
     pub fn encode(self) -> Frames {
         match self {
             FromWorker::Ready => vec![Bytes::from_static(&[READY])],
+            FromWorker::ReadyWithCredit(n) => {
+                vec![Bytes::from_static(&[READY]), Bytes::from(n.to_string())]
+            }
             FromWorker::Heartbeat => vec![Bytes::from_static(&[HEARTBEAT])],
             FromWorker::Reply(msg) => msg.encode(),
         }
@@ -254,6 +267,7 @@ mod tests {
             .boxed(),
             PirateDialect::Paranoid => prop_oneof![
                 Just(FromWorker::Ready),
+                (1u32..10_000).prop_map(FromWorker::ReadyWithCredit),
                 Just(FromWorker::Heartbeat),
                 enveloped().prop_map(FromWorker::Reply)
             ]

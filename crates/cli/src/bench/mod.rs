@@ -52,6 +52,9 @@ pub struct BenchArgs {
     /// The echo workers' dialect.
     #[arg(long, value_enum, default_value_t = WorkerDialect::Ppp)]
     worker_dialect: WorkerDialect,
+    /// Requests each echo worker accepts at once (ppp workers only).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    credit: u32,
     /// Where the echo workers connect.
     #[arg(long, default_value = "tcp://localhost:5556", value_name = "EP")]
     backend: String,
@@ -220,7 +223,7 @@ struct Workers {
 }
 
 impl Workers {
-    fn start(n: u64, endpoint: &str, dialect: WorkerDialect, service: &str) -> Self {
+    fn start(n: u64, endpoint: &str, dialect: WorkerDialect, service: &str, credit: u32) -> Self {
         let ctx = corsair::zmq::Context::new();
         let stop = Arc::new(AtomicBool::new(false));
         let threads = (0..n)
@@ -228,7 +231,8 @@ impl Workers {
                 let (ctx, stop) = (ctx.clone(), stop.clone());
                 let (endpoint, service) = (endpoint.to_owned(), service.to_owned());
                 thread::spawn(move || {
-                    if let Err(e) = peers::worker(&ctx, &endpoint, dialect, &service, &stop) {
+                    if let Err(e) = peers::worker(&ctx, &endpoint, dialect, &service, credit, &stop)
+                    {
                         eprintln!("corsair bench: worker failed: {e}");
                     }
                 })
@@ -345,9 +349,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.compare {
         return compare(&args);
     }
-    let _workers = args
-        .workers
-        .map(|n| Workers::start(n, &args.backend, args.worker_dialect, &args.service));
+    let _workers = args.workers.map(|n| {
+        Workers::start(
+            n,
+            &args.backend,
+            args.worker_dialect,
+            &args.service,
+            args.credit,
+        )
+    });
     let budget = match (args.requests, args.duration) {
         (Some(n), _) => Budget::Requests(n),
         (None, d) => Budget::Time(d.unwrap_or(Duration::from_secs(5))),
@@ -374,6 +384,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The corsair configuration the target ratios are taken from.
+const CORSAIR: &str = "corsair + PPP, credit 64";
 
 fn compare(args: &BenchArgs) -> anyhow::Result<()> {
     let per_run = if args.quick {
@@ -404,7 +417,7 @@ fn compare(args: &BenchArgs) -> anyhow::Result<()> {
             let shape = (size, window, per_run, !args.json);
             {
                 let proxy = Proxy::start()?;
-                let _w = Workers::start(4, &proxy.backend, WorkerDialect::Rep, "");
+                let _w = Workers::start(4, &proxy.backend, WorkerDialect::Rep, "", 1);
                 thread::sleep(Duration::from_millis(200));
                 let ep = proxy.frontend.clone();
                 results.push(run_load(
@@ -412,28 +425,38 @@ fn compare(args: &BenchArgs) -> anyhow::Result<()> {
                     &load(&ep, ClientDialect::Plain, "", shape),
                 )?);
             }
-            for (label, workers, clients, service) in [
+            for (label, workers, clients, service, credit) in [
                 (
                     "corsair + PPP",
                     WorkerDialect::Ppp,
                     ClientDialect::Plain,
                     "default",
+                    1,
+                ),
+                (
+                    CORSAIR,
+                    WorkerDialect::Ppp,
+                    ClientDialect::Plain,
+                    "default",
+                    64,
                 ),
                 (
                     "corsair + MDP/0.1",
                     WorkerDialect::Mdp,
                     ClientDialect::Mdp,
                     "echo",
+                    1,
                 ),
                 (
                     "corsair + MDP/0.2 async",
                     WorkerDialect::Mdp2,
                     ClientDialect::Mdp2,
                     "echo",
+                    1,
                 ),
             ] {
                 let broker = InProcessBroker::start()?;
-                let _w = Workers::start(4, &broker.backend, workers, service);
+                let _w = Workers::start(4, &broker.backend, workers, service, credit);
                 thread::sleep(Duration::from_millis(200));
                 let ep = broker.frontend.clone();
                 results.push(run_load(label, &load(&ep, clients, service, shape))?);
@@ -469,7 +492,7 @@ fn compare(args: &BenchArgs) -> anyhow::Result<()> {
         let b = baseline(size, window).expect("baseline");
         let c = results
             .iter()
-            .find(|r| r.size == size && r.window == window && r.label == "corsair + PPP")
+            .find(|r| r.size == size && r.window == window && r.label == CORSAIR)
             .expect("corsair ran");
         if latency {
             c.q(0.5) as f64 / b.q(0.5).max(1) as f64
@@ -490,7 +513,7 @@ fn compare(args: &BenchArgs) -> anyhow::Result<()> {
     } else {
         println!();
         println!(
-            "corsair (PPP) vs libzmq proxy: throughput x{:.2} at 64 B, x{:.2} at 4 KiB (window 64); p50 latency x{:.2} at 64 B (window 1)",
+            "{CORSAIR} vs libzmq proxy: throughput x{:.2} at 64 B, x{:.2} at 4 KiB (window 64); p50 latency x{:.2} at 64 B (window 1)",
             ratio(64, 64, false),
             ratio(4096, 64, false),
             ratio(64, 1, true)

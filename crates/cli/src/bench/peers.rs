@@ -151,6 +151,10 @@ pub fn client(
                 hist.saturating_record((now - sent_at).as_micros().max(1) as u64);
                 shared.replies.fetch_add(1, Ordering::Relaxed);
             } else {
+                if std::env::var_os("CORSAIR_BENCH_DEBUG").is_some() {
+                    let shown: Vec<_> = frames.iter().map(|f| f.len()).collect();
+                    eprintln!("unexpected reply, frame sizes {shown:?}");
+                }
                 shared.errors.fetch_add(1, Ordering::Relaxed);
             }
             if can_send(sent) {
@@ -172,6 +176,7 @@ pub fn worker(
     endpoint: &str,
     dialect: WorkerDialect,
     service: &str,
+    credit: u32,
     stop: &AtomicBool,
 ) -> zmq::Result<u64> {
     let kind = if dialect == WorkerDialect::Rep {
@@ -187,6 +192,11 @@ pub fn worker(
     let msg = |b: &[u8]| zmq::Message::from(b);
     let (ready, heartbeat, interval): (Vec<zmq::Message>, Vec<Vec<u8>>, Duration) = match dialect {
         WorkerDialect::Rep => (vec![], vec![], Duration::from_secs(3600)),
+        WorkerDialect::Ppp if credit > 1 => (
+            vec![msg(&[1]), msg(credit.to_string().as_bytes())],
+            vec![vec![2]],
+            Duration::from_secs(1),
+        ),
         WorkerDialect::Ppp => (vec![msg(&[1])], vec![vec![2]], Duration::from_secs(1)),
         WorkerDialect::Mdp => (
             vec![msg(b""), msg(b"MDPW01"), msg(&[1]), msg(service.as_bytes())],

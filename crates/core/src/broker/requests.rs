@@ -13,7 +13,6 @@ use crate::peer::{Output, PeerId, Side};
 use crate::request::{RequestId, RequestState, Route};
 use crate::service::Service;
 use crate::timers::Timer;
-use crate::worker::WorkerState;
 
 impl Broker {
     pub(super) fn handle_request(
@@ -92,11 +91,12 @@ impl Broker {
                 .workers
                 .get_mut(&worker)
                 .expect("popped worker is known");
-            w.state = WorkerState::Busy {
-                request: id,
-                attempt,
-            };
+            w.in_flight.push((id, attempt));
             let dialect = w.dialect;
+            // A worker with credit left stays in the queue, at the back.
+            if let Some(epoch) = self.workers.renew(&worker) {
+                service.push_idle(worker.clone(), epoch);
+            }
             self.stats.dispatched += 1;
             debug!(request = id.0, worker = ?worker, attempt, "dispatched");
             if let Some(timeout) = self.config.attempt_timeout {
@@ -131,8 +131,10 @@ impl Broker {
         self.handle_reply(None, answer);
         if let Some((request, worker, attempt)) = holder {
             if let Some(w) = self.workers.get_mut(&worker) {
-                if w.state == (WorkerState::Busy { request, attempt }) {
-                    w.state = WorkerState::Suspect;
+                if w.holds(request, attempt) {
+                    // It gets new work when it asks again.
+                    w.release(request);
+                    w.suspect = true;
                 }
             }
         }
@@ -282,10 +284,11 @@ impl Broker {
         self.stats.attempt_timeouts += 1;
         warn!(request = request.0, worker = ?worker, attempt, "attempt timed out");
         if let Some(w) = self.workers.get_mut(&worker) {
-            if w.state == (WorkerState::Busy { request, attempt }) {
+            if w.holds(request, attempt) {
+                w.release(request);
                 if w.dialect.speaks_again_after_timeout() {
                     // No new work until its next sign of life.
-                    w.state = WorkerState::Suspect;
+                    w.suspect = true;
                 } else {
                     // A REQ worker that never answered cannot speak again
                     // on this connection; a late reply re-registers it.

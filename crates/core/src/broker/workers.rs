@@ -10,7 +10,7 @@ use tracing::{info, warn};
 use super::Broker;
 use crate::mmi;
 use crate::peer::PeerId;
-use crate::worker::WorkerState;
+use crate::request::RequestId;
 
 impl Broker {
     pub(super) fn handle_worker(
@@ -34,10 +34,12 @@ impl Broker {
             }
         }
         match message {
-            WorkerMessage::Ready { service } => self.worker_ready(now, peer, dialect, service),
-            WorkerMessage::Heartbeat => match self.workers.get(&peer).map(|w| w.state) {
-                Some(WorkerState::Suspect) => self.make_idle(now, peer, dialect, None),
-                Some(_) => {}
+            WorkerMessage::Ready { service, credit } => {
+                self.worker_ready(now, peer, dialect, service, credit)
+            }
+            WorkerMessage::Heartbeat => match self.workers.get(&peer).map(|w| w.suspect) {
+                Some(true) => self.make_idle(now, peer, dialect, None),
+                Some(false) => {}
                 None if dialect.is_mdp() => {
                     self.refuse(now, &peer, dialect, "HEARTBEAT before READY")
                 }
@@ -57,15 +59,11 @@ impl Broker {
                     self.refuse(now, &peer, dialect, "reply before READY");
                     return;
                 }
-                // A reply means the worker is ready again, unless it is
-                // still busy with another request.
-                let busy_elsewhere = matches!(
-                    self.workers.get(&peer).map(|w| w.state),
-                    Some(WorkerState::Busy { request, .. }) if Some(request) != id
-                );
-                if !busy_elsewhere {
-                    self.make_idle(now, peer, dialect, None);
+                // A reply frees one of its credits (and is a sign of life).
+                if let (Some(w), Some(id)) = (self.workers.get_mut(&peer), id) {
+                    w.release(id);
                 }
+                self.make_idle(now, peer, dialect, None);
             }
             WorkerMessage::Disconnect => {
                 if known {
@@ -84,29 +82,57 @@ impl Broker {
         peer: PeerId,
         dialect: WorkerDialect,
         service: Option<Bytes>,
+        credit: u32,
     ) {
-        let state = self.workers.get(&peer).map(|w| w.state);
+        let busy = self.workers.get(&peer).map(|w| w.busy());
         match service {
             // A fetch worker asks again when it is done with its task
             // (answered on the PULL socket, which may still be on its way,
             // or dropped): its attempt stays open until the answer or the
             // attempt timeout.
-            None if dialect == WorkerDialect::Fetch => self.make_idle(now, peer, dialect, None),
+            None if dialect == WorkerDialect::Fetch => {
+                if let Some(w) = self.workers.get_mut(&peer) {
+                    w.in_flight.clear();
+                }
+                self.make_idle(now, peer, dialect, None)
+            }
             // Pirate: READY from a worker we think busy means it restarted.
             None => {
-                if matches!(state, Some(WorkerState::Busy { .. })) {
+                if busy == Some(true) {
                     info!(worker = ?peer, "worker sent READY while busy: it restarted");
                     self.stats.workers_lost += 1;
                     self.lose_worker(now, &peer);
                 }
+                self.register(&peer, dialect, None, credit);
                 self.make_idle(now, peer, dialect, None);
             }
-            Some(_) if state.is_some() => self.refuse(now, &peer, dialect, "second READY"),
+            Some(_) if busy.is_some() => self.refuse(now, &peer, dialect, "second READY"),
             Some(service) if mmi::is_mmi(&service) => {
                 self.refuse(now, &peer, dialect, "READY for a reserved mmi.* service")
             }
-            Some(service) => self.make_idle(now, peer, dialect, Some(service)),
+            Some(service) => {
+                self.register(&peer, dialect, Some(service), credit);
+                self.make_idle(now, peer, dialect, None)
+            }
         }
+    }
+
+    /// Registers a worker not known yet, for `service` or the default one.
+    fn register(
+        &mut self,
+        peer: &PeerId,
+        dialect: WorkerDialect,
+        service: Option<Bytes>,
+        credit: u32,
+    ) {
+        if self.workers.get(peer).is_some() {
+            return;
+        }
+        let service = service.unwrap_or_else(|| self.config.default_service.clone());
+        info!(worker = ?peer, ?dialect, service = ?service, credit, "worker registered");
+        self.workers
+            .insert(peer.clone(), dialect, service.clone(), credit);
+        self.service(&service).workers += 1;
     }
 
     /// Registers the worker if it is new (for `service`, or the default
@@ -118,17 +144,15 @@ impl Broker {
         dialect: WorkerDialect,
         service: Option<Bytes>,
     ) {
-        if self.workers.get(&peer).is_none() {
-            let service = service.unwrap_or_else(|| self.config.default_service.clone());
-            info!(worker = ?peer, ?dialect, service = ?service, "worker registered");
-            self.workers.insert(peer.clone(), dialect, service.clone());
-            self.service(&service).workers += 1;
-        }
+        self.register(&peer, dialect, service, 1);
         let expiry = self.config.heartbeat_for(dialect).expiry();
         let (epoch, w) = self.workers.set_idle(&peer).expect("registered above");
         if w.heartbeats() {
             w.expires_at = Some(now + expiry);
         }
+        let Some(epoch) = epoch else {
+            return; // every credit in use
+        };
         let service = w.service.clone();
         let s = self.service(&service);
         s.push_idle(peer, epoch);
@@ -148,21 +172,26 @@ impl Broker {
         self.lose_worker(now, peer);
     }
 
-    /// Forgets a worker; if it was busy its attempt fails.
+    /// Forgets a worker; every attempt it held fails. The newest request
+    /// goes back first, so that the oldest ends up at the head.
     pub(super) fn lose_worker(&mut self, now: Instant, peer: &PeerId) {
-        if let Some(WorkerState::Busy { request, attempt }) = self.forget_worker(peer) {
+        let mut held = self.forget_worker(peer);
+        held.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        for (request, attempt) in held {
             self.fail_attempt(now, request, attempt, peer);
         }
     }
 
     /// Removes a worker from the registry and its service's count;
-    /// returns the state it was in.
-    pub(super) fn forget_worker(&mut self, peer: &PeerId) -> Option<WorkerState> {
-        let w = self.workers.remove(peer)?;
+    /// returns the attempts it held.
+    pub(super) fn forget_worker(&mut self, peer: &PeerId) -> Vec<(RequestId, u32)> {
+        let Some(w) = self.workers.remove(peer) else {
+            return Vec::new();
+        };
         if let Some(s) = self.services.get_mut(&w.service) {
             s.workers = s.workers.saturating_sub(1);
         }
-        Some(w.state)
+        w.in_flight
     }
 
     /// One heartbeat round for Majordomo (`mdp`) or Pirate workers:
@@ -184,7 +213,7 @@ impl Broker {
             let Some(w) = self.workers.get(&peer) else {
                 continue;
             };
-            if mdp && matches!(w.state, WorkerState::Busy { .. }) {
+            if mdp && w.busy() {
                 continue;
             }
             if let Some(frames) = w.dialect.heartbeat() {
