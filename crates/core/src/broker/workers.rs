@@ -176,7 +176,7 @@ impl Broker {
     /// goes back first, so that the oldest ends up at the head.
     pub(super) fn lose_worker(&mut self, now: Instant, peer: &PeerId) {
         let mut held = self.forget_worker(peer);
-        held.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        held.sort_unstable_by_key(|(request, _)| std::cmp::Reverse(*request));
         for (request, attempt) in held {
             self.fail_attempt(now, request, attempt, peer);
         }
