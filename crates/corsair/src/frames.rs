@@ -3,15 +3,43 @@
 use bytes::Bytes;
 use corsair_proto::Frames;
 
-/// Receives one whole multipart message, without copying its frames.
-/// An interrupting signal is retried.
+/// A received libzmq message, owned by a [`Bytes`] without a copy.
+struct Frame(zmq::Message);
+
+impl AsRef<[u8]> for Frame {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Receives one whole multipart message, without copying its frames:
+/// each [`Bytes`] owns the libzmq message it came in. An interrupting
+/// signal is retried.
 pub fn recv(socket: &zmq::Socket, flags: i32) -> zmq::Result<Frames> {
-    loop {
-        match socket.recv_multipart(flags) {
-            Ok(parts) => return Ok(parts.into_iter().map(Bytes::from).collect()),
+    let first = loop {
+        match socket.recv_msg(flags) {
+            Ok(msg) => break msg,
             Err(zmq::Error::EINTR) => continue,
             Err(e) => return Err(e),
         }
+    };
+    let mut more = first.get_more();
+    let mut frames = Vec::with_capacity(if more { 4 } else { 1 });
+    frames.push(to_bytes(first));
+    while more {
+        // The rest of a multipart message is already here.
+        let msg = socket.recv_msg(0)?;
+        more = msg.get_more();
+        frames.push(to_bytes(msg));
+    }
+    Ok(frames)
+}
+
+fn to_bytes(msg: zmq::Message) -> Bytes {
+    if msg.is_empty() {
+        Bytes::new()
+    } else {
+        Bytes::from_owner(Frame(msg))
     }
 }
 
