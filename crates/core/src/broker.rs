@@ -21,7 +21,7 @@ use tracing::{info, warn};
 use crate::config::BrokerConfig;
 use crate::heartbeat::HeartbeatSchedule;
 use crate::peer::{Output, PeerId, Side};
-use crate::request::{Requests, Route};
+use crate::request::{RequestId, RequestState, Requests, Route};
 use crate::service::Service;
 use crate::stats::Stats;
 use crate::timers::{Timer, Timers};
@@ -183,17 +183,64 @@ impl Broker {
     }
 
     /// The adapter could not deliver a message to `identity` on `side`
-    /// (the peer is gone): a worker is forgotten and its attempt fails;
-    /// a client's reply is counted as undeliverable.
+    /// (the peer is gone): a worker is forgotten and its attempts fail;
+    /// a client's reply is counted as undeliverable. When the frames are
+    /// at hand, prefer [`Broker::handle_undeliverable`].
     pub fn handle_unroutable(&mut self, now: Instant, side: Side, identity: &[u8]) {
-        let peer = PeerId::new(side, Bytes::copy_from_slice(identity));
-        if self.workers.get(&peer).is_some() {
-            self.stats.workers_lost += 1;
-            warn!(worker = ?peer, "worker unreachable: forgotten");
-            self.lose_worker(now, &peer);
-        } else {
+        self.handle_undeliverable(now, side, &[Bytes::copy_from_slice(identity)]);
+    }
+
+    /// The adapter could not deliver `frames` (identity first) on `side`:
+    /// the peer is gone. A worker is forgotten and the attempts it held
+    /// fail, except the one these frames carried, which never reached it:
+    /// that request goes back to the head of its queue and the attempt
+    /// does not count. A client's reply is counted as undeliverable.
+    pub fn handle_undeliverable(&mut self, now: Instant, side: Side, frames: &[Bytes]) {
+        let Some(identity) = frames.first() else {
+            return;
+        };
+        let peer = PeerId::new(side, identity.clone());
+        let Some(w) = self.workers.get_mut(&peer) else {
             self.stats.client_gone += 1;
             info!(client = ?peer, "client gone: reply dropped");
+            return;
+        };
+        let unsent = w
+            .dialect
+            .request_address(&frames[1..])
+            .and_then(|a| RequestId::from_envelope(std::slice::from_ref(a)))
+            .and_then(|id| match self.requests.get(id).map(|r| &r.state) {
+                Some(RequestState::InFlight { worker, attempt })
+                    if *worker == peer && w.holds(id, *attempt) =>
+                {
+                    Some(id)
+                }
+                _ => None,
+            });
+        let mut requeued = None;
+        if let Some(id) = unsent {
+            w.release(id);
+            if let Some(epoch) = self.requests.undo_attempt(id) {
+                self.stats.undelivered += 1;
+                let service = self
+                    .requests
+                    .get(id)
+                    .expect("just requeued")
+                    .service
+                    .clone();
+                self.service(&service).push_request_front(id, epoch);
+                if let Some(limit) = self.config.wait_limit {
+                    self.timers
+                        .schedule(now + limit, Timer::Wait { request: id, epoch });
+                }
+                requeued = Some(service);
+            }
+        }
+        self.stats.workers_lost += 1;
+        warn!(worker = ?peer, "worker unreachable: forgotten");
+        self.lose_worker(now, &peer);
+        if let Some(service) = requeued {
+            self.dispatch(now, &service);
         }
     }
 

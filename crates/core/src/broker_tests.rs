@@ -531,3 +531,23 @@ fn losing_a_worker_with_credit_fails_every_attempt_it_held() {
     h.ppp_ready(3, "w2");
     assert_eq!(h.dispatched()[0].2, "one", "requeued at the head, in order");
 }
+
+#[test]
+fn a_dispatch_that_cannot_be_sent_does_not_use_up_an_attempt() {
+    let mut h = Harness::new(BrokerConfig {
+        max_attempts: Some(1),
+        ..config()
+    });
+    h.ppp_ready(0, "gone");
+    h.request(1, "c1", "job");
+    let out = h.drain();
+    assert_eq!(out[0].frames[0], "gone");
+    // The adapter could not send it: the worker had vanished.
+    h.broker
+        .handle_undeliverable(h.at(2), Side::Backend, &out[0].frames);
+    assert_eq!(h.broker.stats().undelivered, 1);
+    assert_eq!(h.broker.stats().failed, 0, "one attempt allowed, none used");
+    h.ppp_ready(3, "w2");
+    let d = h.dispatched();
+    assert_eq!((d[0].0.as_str(), d[0].2.as_str()), ("w2", "job"));
+}

@@ -174,6 +174,16 @@ impl Requests {
         Some(epoch)
     }
 
+    /// Puts an in-flight request back in the queued state as if its
+    /// current attempt had never been made (its dispatch could not be
+    /// sent); returns the new queue epoch.
+    pub fn undo_attempt(&mut self, id: RequestId) -> Option<u64> {
+        let epoch = self.requeue(id)?;
+        let req = self.table.get_mut(&id)?;
+        req.attempts = req.attempts.saturating_sub(1);
+        Some(epoch)
+    }
+
     /// Ends a request, returning it.
     pub fn remove(&mut self, id: RequestId) -> Option<Request> {
         let req = self.table.remove(&id)?;

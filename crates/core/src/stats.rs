@@ -60,4 +60,8 @@ pub struct Stats {
     /// Of `failed`: the attempt failed after part of the reply had been
     /// streamed to the client, so it could not be retried.
     pub broken_streams: u64,
+    /// Dispatches that could not be sent (the worker was gone): the
+    /// request went back to the head of its queue and the attempt did not
+    /// count.
+    pub undelivered: u64,
 }

@@ -263,11 +263,11 @@ impl Broker {
             match frames::send(self.socket(side), &out, 0) {
                 Ok(()) => {}
                 Err(zmq::Error::EHOSTUNREACH) | Err(zmq::Error::EAGAIN) => {
-                    self.core.handle_unroutable(now, side, &out[0]);
+                    self.core.handle_undeliverable(now, side, &out);
                 }
                 Err(e) => {
                     warn!(error = %e, ?side, "send failed");
-                    self.core.handle_unroutable(now, side, &out[0]);
+                    self.core.handle_undeliverable(now, side, &out);
                 }
             }
         }

@@ -95,6 +95,24 @@ impl WorkerDialect {
         out.extend(body.iter().cloned());
     }
 
+    /// The address frame of a request framed by [`WorkerDialect::request`]
+    /// (identity removed); `None` for anything else (a heartbeat, say).
+    pub fn request_address(self, frames: &[Bytes]) -> Option<&Bytes> {
+        let at = match self {
+            WorkerDialect::Pirate(PirateDialect::Paranoid) => 0,
+            WorkerDialect::Pirate(PirateDialect::Simple) | WorkerDialect::Fetch => 1,
+            WorkerDialect::Mdp(MdpVersion::V01) if frames.get(2)?.as_ref() == [0x02] => 3,
+            WorkerDialect::Mdp(MdpVersion::V02) if frames.get(1)?.as_ref() == [0x02] => 2,
+            WorkerDialect::Mdp(_) => return None,
+        };
+        let min_len = if self == WorkerDialect::Fetch {
+            at + 2
+        } else {
+            at + 3
+        };
+        (frames.len() >= min_len).then(|| &frames[at])
+    }
+
     /// The broker's heartbeat, for dialects that have one.
     pub fn heartbeat(self) -> Option<Frames> {
         match self {
@@ -514,6 +532,24 @@ mod tests {
                 message: WorkerMessage::Unexpected { command: "REQUEST" }
             }
         );
+    }
+
+    #[test]
+    fn a_request_s_address_is_found_in_every_dialect() {
+        let body = vec![b("x")];
+        for d in [
+            WorkerDialect::Pirate(PirateDialect::Paranoid),
+            WorkerDialect::Pirate(PirateDialect::Simple),
+            WorkerDialect::Mdp(MdpVersion::V01),
+            WorkerDialect::Mdp(MdpVersion::V02),
+            WorkerDialect::Fetch,
+        ] {
+            let frames = d.request(b("addr"), body.clone());
+            assert_eq!(d.request_address(&frames), Some(&b("addr")), "{d:?}");
+            if let Some(hb) = d.heartbeat() {
+                assert_eq!(d.request_address(&hb), None, "{d:?}");
+            }
+        }
     }
 
     #[test]
