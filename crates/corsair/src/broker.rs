@@ -200,8 +200,26 @@ impl Broker {
 
     /// Serves until `shutdown` is triggered; returns the final counters.
     pub fn run(&mut self, shutdown: &Shutdown) -> Result<Stats, BrokerError> {
-        let mut ready = vec![false; self.sockets.len()];
+        let mut ready = vec![true; self.sockets.len()];
         while !shutdown.is_triggered() {
+            let now = Instant::now();
+            // Workers first, so replies and readiness are known before
+            // new requests are placed.
+            let mut busy = false;
+            for i in (0..self.sockets.len()).rev() {
+                if ready[i] {
+                    busy |= self.drain(now, i)? > 0;
+                }
+            }
+            self.core.handle_timeout(now);
+            self.flush(now)?;
+            if busy {
+                // Under load, read on without a poll system call: every
+                // socket is tried again, and the poll comes once all are
+                // empty.
+                ready.fill(true);
+                continue;
+            }
             let timeout = poll_ms(Instant::now(), self.core.poll_timeout());
             let mut items: Vec<_> = self
                 .sockets
@@ -212,17 +230,6 @@ impl Broker {
             for (r, item) in ready.iter_mut().zip(&items) {
                 *r = item.is_readable();
             }
-            drop(items);
-            let now = Instant::now();
-            // Workers first, so replies and readiness are known before
-            // new requests are placed.
-            for i in (0..self.sockets.len()).rev() {
-                if ready[i] {
-                    self.drain(now, i)?;
-                }
-            }
-            self.core.handle_timeout(now);
-            self.flush(now)?;
         }
         info!(outstanding = self.core.outstanding(), "broker stopping");
         Ok(self.core.stats().clone())
@@ -235,8 +242,11 @@ impl Broker {
             .map_or(&self.sockets[0].socket, |b| &b.socket)
     }
 
-    fn drain(&mut self, now: Instant, index: usize) -> Result<(), BrokerError> {
+    /// Handles up to `BATCH` messages waiting on socket `index`; returns
+    /// how many there were.
+    fn drain(&mut self, now: Instant, index: usize) -> Result<usize, BrokerError> {
         let role = self.sockets[index].role;
+        let mut handled = 0;
         for _ in 0..BATCH {
             let msg = match frames::recv(&self.sockets[index].socket, zmq::DONTWAIT) {
                 Ok(msg) => msg,
@@ -252,10 +262,11 @@ impl Broker {
                     self.core.handle_message(now, side, identity, msg);
                 }
             }
+            handled += 1;
             // Send as we go so replies do not wait for the whole batch.
             self.flush(now)?;
         }
-        Ok(())
+        Ok(handled)
     }
 
     fn flush(&mut self, now: Instant) -> Result<(), BrokerError> {
