@@ -14,6 +14,8 @@
 //!   many requests in flight.
 //! - [`worker`] — [`Worker`], Paranoid Pirate (DEALER, heartbeats,
 //!   reconnect back-off) or Simple Pirate (REQ).
+//! - [`duration`] — `2.5s`, `500ms`, `1m`: durations as written on
+//!   command lines and in INI files.
 //! - [`daemon`] — long-running daemons with declared channels, handlers
 //!   named after them, INI configuration and a process supervisor.
 //! - [`patterns`] — REQ/REP, PUB/SUB and PUSH/PULL as small pieces for
@@ -54,6 +56,7 @@ pub mod async_client;
 pub mod broker;
 pub mod client;
 pub mod daemon;
+pub mod duration;
 pub mod frames;
 pub mod patterns;
 pub mod shutdown;

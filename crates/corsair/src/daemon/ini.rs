@@ -149,13 +149,7 @@ impl Ini {
     ) -> Result<Duration, ConfigError> {
         match self.get(section, key) {
             None => Ok(default),
-            Some(v) => parse_duration(v).ok_or_else(|| {
-                ConfigError::at(
-                    section,
-                    key,
-                    format!("`{v}` is not a duration (try 2s, 500ms)"),
-                )
-            }),
+            Some(v) => crate::duration::parse(v).map_err(|e| ConfigError::at(section, key, e)),
         }
     }
 
@@ -173,23 +167,6 @@ impl Ini {
             )),
         }
     }
-}
-
-fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num.parse().ok()?;
-    let scale = match unit.trim() {
-        "" | "s" => 1.0,
-        "ms" => 1e-3,
-        "m" => 60.0,
-        _ => return None,
-    };
-    let secs = value * scale;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
