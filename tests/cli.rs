@@ -157,3 +157,32 @@ fn bench_drives_a_broker_with_its_own_workers_and_reports_json() {
     let stats = broker.stop();
     assert_eq!(stat(&stats, "answered"), 400);
 }
+
+#[test]
+fn bench_memory_queues_every_request_in_a_broker_process_and_reports_its_growth() {
+    let _bomb = time_bomb("bench --memory", Duration::from_secs(60));
+    let (code, lines) = Proc::spawn(
+        "bench --memory",
+        corsair(&["bench", "--memory", "20000", "--size", "512", "--json"]),
+    )
+    .wait(LONG);
+    assert_eq!(code, Some(0), "{lines:?}");
+    let json = lines.last().expect("a JSON line");
+    let field = |name: &str| -> f64 {
+        let key = format!("\"{name}\":");
+        let rest = &json[json
+            .find(&key)
+            .unwrap_or_else(|| panic!("{name} in {json}"))
+            + key.len()..];
+        let end = rest.find([',', '}']).expect("field end");
+        rest[..end].parse().expect("a number")
+    };
+    assert_eq!(field("queued"), 20000.0);
+    // 20,000 requests of 512 B cannot fit in the memory the broker had
+    // before them: the growth must be at least the payloads.
+    assert!(
+        field("rss_after_bytes") - field("rss_before_bytes") >= 20000.0 * 512.0,
+        "{json}"
+    );
+    assert!(field("bytes_per_request") >= 512.0, "{json}");
+}

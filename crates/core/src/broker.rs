@@ -21,7 +21,7 @@ use tracing::{info, warn};
 use crate::config::BrokerConfig;
 use crate::heartbeat::HeartbeatSchedule;
 use crate::peer::{Output, PeerId, Side};
-use crate::request::{RequestId, RequestState, Requests, Route};
+use crate::request::{RequestId, Requests, Route};
 use crate::service::Service;
 use crate::stats::Stats;
 use crate::timers::{Timer, Timers};
@@ -209,12 +209,8 @@ impl Broker {
             .dialect
             .request_address(&frames[1..])
             .and_then(|a| RequestId::from_envelope(std::slice::from_ref(a)))
-            .and_then(|id| match self.requests.get(id).map(|r| &r.state) {
-                Some(RequestState::InFlight { worker, attempt })
-                    if *worker == peer && w.holds(id, *attempt) =>
-                {
-                    Some(id)
-                }
+            .and_then(|id| match self.requests.get(id)?.in_flight() {
+                Some((worker, attempt)) if *worker == peer && w.holds(id, attempt) => Some(id),
                 _ => None,
             });
         let mut requeued = None;

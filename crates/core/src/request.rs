@@ -4,16 +4,21 @@
 //! client has been sent either a reply or the failure reply. While
 //! outstanding it is either queued (waiting for an idle worker) or in
 //! flight (one attempt at one worker).
-
-use rustc_hash::FxHashMap as HashMap;
+//!
+//! The table is a slab: a request's id is its slot's index and the
+//! slot's generation, so a lookup is an array index and a check, and a
+//! million queued requests cost one record each, with no hash map slack.
 
 use bytes::Bytes;
 use corsair_proto::{Frames, ReturnPath};
 
 use crate::peer::PeerId;
 
-/// The broker's name for a request: unique for the broker's lifetime,
-/// and the one envelope frame a worker sees and echoes.
+/// The broker's name for a request, and the one envelope frame a worker
+/// sees and echoes: its slot in the table (low 32 bits) and the slot's
+/// generation (high 32 bits), which changes each time the slot is
+/// reused, so an id stays unique until one slot has been used 2^32
+/// times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
 
@@ -53,41 +58,89 @@ pub enum RequestState {
         /// Incremented each time the request is queued.
         epoch: u64,
     },
-    /// Dispatched to `worker` as attempt number `attempt` (1-based).
+    /// Dispatched to `worker`; the attempt is the request's
+    /// [`Request::attempts`]-th (1-based).
     InFlight {
         /// The worker.
         worker: PeerId,
-        /// Which attempt this is.
-        attempt: u32,
     },
 }
 
-/// One outstanding request.
+/// A request's body frames, resent on every attempt. A body of one
+/// frame (the common case) is held without a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Exactly one frame.
+    One(Bytes),
+    /// None or several frames.
+    Many(Frames),
+}
+
+impl Body {
+    /// The body of these frames.
+    pub fn new(mut frames: Frames) -> Self {
+        match frames.len() {
+            1 => Body::One(frames.pop().expect("one frame")),
+            _ => Body::Many(frames),
+        }
+    }
+
+    /// The frames.
+    pub fn frames(&self) -> &[Bytes] {
+        match self {
+            Body::One(frame) => std::slice::from_ref(frame),
+            Body::Many(frames) => frames,
+        }
+    }
+}
+
+/// One outstanding request. It is kept small: a million of them may be
+/// queued.
 #[derive(Debug, Clone)]
 pub struct Request {
     /// Where the reply goes.
     pub route: Route,
     /// The service that serves it.
     pub service: Bytes,
-    /// The body frames, resent on every attempt.
-    pub body: Frames,
+    /// The body, resent on every attempt.
+    pub body: Body,
     /// Attempts made so far.
     pub attempts: u32,
     /// Queued or in flight.
     pub state: RequestState,
     /// Partial replies (MDP/0.2) of the current attempt held for a client
-    /// that takes one reply only.
-    pub partial: Frames,
+    /// that takes one reply only (`None` while there are none: most
+    /// requests never have any, so they do not pay for a list).
+    pub partial: Option<Box<Frames>>,
     /// True once a partial reply has been passed on to the client: the
     /// request can no longer be retried without repeating it.
     pub streamed: bool,
 }
 
+impl Request {
+    /// The worker and attempt number, while in flight.
+    pub fn in_flight(&self) -> Option<(&PeerId, u32)> {
+        match &self.state {
+            RequestState::InFlight { worker } => Some((worker, self.attempts)),
+            RequestState::Queued { .. } => None,
+        }
+    }
+}
+
+/// One slot of the table: its generation, and the request it holds.
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    request: Option<Request>,
+}
+
 /// All outstanding requests, by id.
 #[derive(Debug, Default)]
 pub struct Requests {
-    table: HashMap<RequestId, Request>,
-    next_id: u64,
+    slots: Vec<Slot>,
+    /// Empty slots, reused last-freed first.
+    free: Vec<u32>,
+    len: usize,
     next_epoch: u64,
     queued: usize,
 }
@@ -95,23 +148,46 @@ pub struct Requests {
 impl Requests {
     /// Adds a new queued request and returns its id and queue epoch.
     pub fn insert(&mut self, route: Route, service: Bytes, body: Frames) -> (RequestId, u64) {
-        self.next_id += 1;
-        let id = RequestId(self.next_id);
         let epoch = self.bump_epoch();
+        let request = Request {
+            route,
+            service,
+            body: Body::new(body),
+            attempts: 0,
+            state: RequestState::Queued { epoch },
+            partial: None,
+            streamed: false,
+        };
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 requests");
+                self.slots.push(Slot {
+                    generation: 0,
+                    request: None,
+                });
+                index
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.request = Some(request);
+        self.len += 1;
         self.queued += 1;
-        self.table.insert(
-            id,
-            Request {
-                route,
-                service,
-                body,
-                attempts: 0,
-                state: RequestState::Queued { epoch },
-                partial: Vec::new(),
-                streamed: false,
-            },
-        );
-        (id, epoch)
+        (
+            RequestId(u64::from(slot.generation) << 32 | u64::from(index)),
+            epoch,
+        )
+    }
+
+    fn slot(&self, id: RequestId) -> Option<&Slot> {
+        let slot = self.slots.get((id.0 & 0xffff_ffff) as usize)?;
+        (u64::from(slot.generation) == id.0 >> 32).then_some(slot)
+    }
+
+    fn slot_mut(&mut self, id: RequestId) -> Option<&mut Slot> {
+        let slot = self.slots.get_mut((id.0 & 0xffff_ffff) as usize)?;
+        (u64::from(slot.generation) == id.0 >> 32).then_some(slot)
     }
 
     fn bump_epoch(&mut self) -> u64 {
@@ -121,12 +197,12 @@ impl Requests {
 
     /// The request, if still outstanding.
     pub fn get(&self, id: RequestId) -> Option<&Request> {
-        self.table.get(&id)
+        self.slot(id)?.request.as_ref()
     }
 
     /// The request, to change, if still outstanding.
     pub fn get_mut(&mut self, id: RequestId) -> Option<&mut Request> {
-        self.table.get_mut(&id)
+        self.slot_mut(id)?.request.as_mut()
     }
 
     /// Requests waiting in a queue, over all services.
@@ -136,41 +212,39 @@ impl Requests {
 
     /// Outstanding requests, queued or in flight.
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.len
     }
 
     /// True when nothing is outstanding.
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.len == 0
     }
 
     /// Marks a queued request as dispatched to `worker`; returns the
     /// attempt number, or `None` if the request is not queued.
     pub fn start_attempt(&mut self, id: RequestId, worker: PeerId) -> Option<u32> {
-        let req = self.table.get_mut(&id)?;
+        let req = self.get_mut(id)?;
         if !matches!(req.state, RequestState::Queued { .. }) {
             return None;
         }
-        self.queued -= 1;
         req.attempts += 1;
-        req.state = RequestState::InFlight {
-            worker,
-            attempt: req.attempts,
-        };
-        Some(req.attempts)
+        req.state = RequestState::InFlight { worker };
+        let attempts = req.attempts;
+        self.queued -= 1;
+        Some(attempts)
     }
 
     /// Puts an in-flight request back in the queued state, dropping any
     /// partial reply held for it; returns the new queue epoch.
     pub fn requeue(&mut self, id: RequestId) -> Option<u64> {
         let epoch = self.bump_epoch();
-        let req = self.table.get_mut(&id)?;
+        let req = self.get_mut(id)?;
         if matches!(req.state, RequestState::Queued { .. }) {
             return None;
         }
-        self.queued += 1;
         req.state = RequestState::Queued { epoch };
-        req.partial.clear();
+        req.partial = None;
+        self.queued += 1;
         Some(epoch)
     }
 
@@ -179,14 +253,16 @@ impl Requests {
     /// sent); returns the new queue epoch.
     pub fn undo_attempt(&mut self, id: RequestId) -> Option<u64> {
         let epoch = self.requeue(id)?;
-        let req = self.table.get_mut(&id)?;
+        let req = self.get_mut(id)?;
         req.attempts = req.attempts.saturating_sub(1);
         Some(epoch)
     }
 
     /// Ends a request, returning it.
     pub fn remove(&mut self, id: RequestId) -> Option<Request> {
-        let req = self.table.remove(&id)?;
+        let req = self.slot_mut(id)?.request.take()?;
+        self.free.push((id.0 & 0xffff_ffff) as u32);
+        self.len -= 1;
         if matches!(req.state, RequestState::Queued { .. }) {
             self.queued -= 1;
         }
@@ -246,5 +322,21 @@ mod tests {
         r.remove(a);
         r.remove(b);
         assert_eq!((r.queued(), r.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_reused_slot_gets_a_new_id_and_old_ids_find_nothing() {
+        let mut r = Requests::default();
+        let (a, _) = r.insert(route(), Bytes::new(), vec![Bytes::from_static(b"x")]);
+        assert_eq!(r.get(a).unwrap().body, Body::One(Bytes::from_static(b"x")));
+        assert!(r.remove(a).is_some());
+        assert!(r.remove(a).is_none());
+        let (b, _) = r.insert(route(), Bytes::new(), vec![]);
+        assert_ne!(a, b);
+        assert_eq!(a.0 & 0xffff_ffff, b.0 & 0xffff_ffff, "the slot is reused");
+        assert!(r.get(a).is_none());
+        assert!(r.requeue(a).is_none());
+        assert!(r.get(b).is_some());
+        assert_eq!(r.len(), 1);
     }
 }

@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use corsair_core::{Broker as Core, BrokerConfig, Output, Side, Stats};
 use thiserror::Error;
 use tracing::{info, warn};
@@ -60,6 +61,8 @@ struct Bound {
     role: Role,
     socket: zmq::Socket,
     endpoint: String,
+    /// The last sender's identity (see [`frames::recv_routed`]).
+    last_sender: Bytes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +148,7 @@ impl Broker {
                 role,
                 socket,
                 endpoint,
+                last_sender: Bytes::new(),
             });
         };
         add(
@@ -248,19 +252,25 @@ impl Broker {
         let role = self.sockets[index].role;
         let mut handled = 0;
         for _ in 0..BATCH {
-            let msg = match frames::recv(&self.sockets[index].socket, zmq::DONTWAIT) {
-                Ok(msg) => msg,
+            let bound = &mut self.sockets[index];
+            let received = match role {
+                Role::Answers => frames::recv(&bound.socket, zmq::DONTWAIT).map(|msg| {
+                    self.core.handle_answer(now, msg);
+                }),
+                Role::Router(side) => {
+                    frames::recv_routed(&bound.socket, zmq::DONTWAIT, &mut bound.last_sender).map(
+                        |msg| {
+                            if let Some((identity, msg)) = msg {
+                                self.core.handle_message(now, side, identity, msg);
+                            }
+                        },
+                    )
+                }
+            };
+            match received {
+                Ok(()) => {}
                 Err(zmq::Error::EAGAIN) => break,
                 Err(e) => return Err(e.into()),
-            };
-            match role {
-                Role::Answers => self.core.handle_answer(now, msg),
-                Role::Router(side) => {
-                    let Some((identity, msg)) = frames::split_identity(msg) else {
-                        continue;
-                    };
-                    self.core.handle_message(now, side, identity, msg);
-                }
             }
             handled += 1;
             // Send as we go so replies do not wait for the whole batch.

@@ -170,13 +170,15 @@ pub fn client(
     })
 }
 
-/// Runs one echo worker until `stop`.
-pub fn worker(
+/// Runs `count` echo workers, each on its own socket, in this thread
+/// until `stop`: one thread can stand for hundreds of connected workers.
+pub fn workers(
     ctx: &zmq::Context,
     endpoint: &str,
     dialect: WorkerDialect,
     service: &str,
     credit: u32,
+    count: usize,
     stop: &AtomicBool,
 ) -> zmq::Result<u64> {
     let kind = if dialect == WorkerDialect::Rep {
@@ -184,64 +186,87 @@ pub fn worker(
     } else {
         zmq::DEALER
     };
-    let socket = ctx.socket(kind)?;
-    socket.set_linger(0)?;
-    socket.set_sndhwm(0)?;
-    socket.set_rcvhwm(0)?;
-    socket.connect(endpoint)?;
     let msg = |b: &[u8]| zmq::Message::from(b);
-    let (ready, heartbeat, interval): (Vec<zmq::Message>, Vec<Vec<u8>>, Duration) = match dialect {
+    let (ready, heartbeat, interval): (Vec<Vec<u8>>, Vec<Vec<u8>>, Duration) = match dialect {
         WorkerDialect::Rep => (vec![], vec![], Duration::from_secs(3600)),
         WorkerDialect::Ppp if credit > 1 => (
-            vec![msg(&[1]), msg(credit.to_string().as_bytes())],
+            vec![vec![1], credit.to_string().into_bytes()],
             vec![vec![2]],
             Duration::from_secs(1),
         ),
-        WorkerDialect::Ppp => (vec![msg(&[1])], vec![vec![2]], Duration::from_secs(1)),
+        WorkerDialect::Ppp => (vec![vec![1]], vec![vec![2]], Duration::from_secs(1)),
         WorkerDialect::Mdp => (
-            vec![msg(b""), msg(b"MDPW01"), msg(&[1]), msg(service.as_bytes())],
+            vec![
+                vec![],
+                b"MDPW01".to_vec(),
+                vec![1],
+                service.as_bytes().to_vec(),
+            ],
             vec![vec![], b"MDPW01".to_vec(), vec![4]],
             Duration::from_millis(2500),
         ),
         WorkerDialect::Mdp2 => (
-            vec![msg(b"MDPW02"), msg(&[1]), msg(service.as_bytes())],
+            vec![b"MDPW02".to_vec(), vec![1], service.as_bytes().to_vec()],
             vec![b"MDPW02".to_vec(), vec![5]],
             Duration::from_millis(2500),
         ),
     };
-    if !ready.is_empty() {
-        send_all(&socket, ready)?;
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = ctx.socket(kind)?;
+        socket.set_linger(0)?;
+        socket.set_sndhwm(0)?;
+        socket.set_rcvhwm(0)?;
+        socket.connect(endpoint)?;
+        if !ready.is_empty() {
+            send_all(&socket, ready.iter().map(|f| msg(f)).collect())?;
+        }
+        sockets.push(socket);
     }
     let mut next_heartbeat = Instant::now() + interval;
     let mut served = 0u64;
     while !stop.load(Ordering::Relaxed) {
         if Instant::now() >= next_heartbeat {
-            send_all(&socket, heartbeat.iter().map(|f| msg(f)).collect())?;
+            for socket in &sockets {
+                send_all(socket, heartbeat.iter().map(|f| msg(f)).collect())?;
+            }
             next_heartbeat += interval;
         }
-        if socket.poll(zmq::POLLIN, 50)? == 0 {
+        let mut items: Vec<_> = sockets
+            .iter()
+            .map(|s| s.as_poll_item(zmq::POLLIN))
+            .collect();
+        if zmq::poll(&mut items, 50)? == 0 {
             continue;
         }
-        loop {
-            let mut frames = match recv_all(&socket, zmq::DONTWAIT) {
-                Ok(f) => f,
-                Err(zmq::Error::EAGAIN) => break,
-                Err(e) => return Err(e),
-            };
-            match dialect {
-                WorkerDialect::Rep | WorkerDialect::Ppp
-                    if frames.len() > 1 || dialect == WorkerDialect::Rep => {}
-                WorkerDialect::Mdp if frames.len() > 3 && frames[2][..] == [2] => {
-                    frames[2] = msg(&[3])
-                }
-                WorkerDialect::Mdp2 if frames.len() > 2 && frames[1][..] == [2] => {
-                    frames[1] = msg(&[4])
-                }
-                _ => continue, // heartbeats and the like
-            }
-            send_all(&socket, frames)?;
-            served += 1;
+        let ready: Vec<bool> = items.iter().map(|i| i.is_readable()).collect();
+        for (socket, _) in sockets.iter().zip(ready).filter(|(_, r)| *r) {
+            served += echo_all(socket, dialect)?;
         }
     }
     Ok(served)
+}
+
+/// Answers every request waiting on `socket`; returns how many.
+fn echo_all(socket: &zmq::Socket, dialect: WorkerDialect) -> zmq::Result<u64> {
+    let msg = |b: &[u8]| zmq::Message::from(b);
+    let mut served = 0;
+    loop {
+        let mut frames = match recv_all(socket, zmq::DONTWAIT) {
+            Ok(f) => f,
+            Err(zmq::Error::EAGAIN) => return Ok(served),
+            Err(e) => return Err(e),
+        };
+        match dialect {
+            WorkerDialect::Rep | WorkerDialect::Ppp
+                if frames.len() > 1 || dialect == WorkerDialect::Rep => {}
+            WorkerDialect::Mdp if frames.len() > 3 && frames[2][..] == [2] => frames[2] = msg(&[3]),
+            WorkerDialect::Mdp2 if frames.len() > 2 && frames[1][..] == [2] => {
+                frames[1] = msg(&[4])
+            }
+            _ => continue, // heartbeats and the like
+        }
+        send_all(socket, frames)?;
+        served += 1;
+    }
 }

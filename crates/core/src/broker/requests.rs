@@ -108,7 +108,7 @@ impl Broker {
                     },
                 );
             }
-            let body = &self.requests.get(id).expect("just started").body;
+            let body = self.requests.get(id).expect("just started").body.frames();
             let frames = dialect.request_to(worker.identity.clone(), id.to_frame(), body);
             self.outputs.push_back(Output {
                 side: worker.side,
@@ -121,9 +121,9 @@ impl Broker {
     /// fetch worker that held it waits for its next ask.
     pub(super) fn handle_fetch_answer(&mut self, answer: Enveloped) {
         let holder = RequestId::from_envelope(&answer.envelope).and_then(|id| {
-            match &self.requests.get(id)?.state {
-                RequestState::InFlight { worker, attempt } if worker.side == Side::Fetch => {
-                    Some((id, worker.clone(), *attempt))
+            match self.requests.get(id)?.in_flight() {
+                Some((worker, attempt)) if worker.side == Side::Fetch => {
+                    Some((id, worker.clone(), attempt))
                 }
                 _ => None,
             }
@@ -158,7 +158,7 @@ impl Broker {
                     (RequestState::Queued { .. }, _) => false,
                 };
                 if !current {
-                    if req.streamed || !req.partial.is_empty() {
+                    if req.streamed || req.partial.is_some() {
                         self.stats.late_replies_refused += 1;
                         info!(request = id.0, worker = ?worker, "late reply refused: the current attempt has sent part of its reply");
                         return Some(id);
@@ -169,11 +169,12 @@ impl Broker {
                 let mut req = self.requests.remove(id).expect("looked up above");
                 self.stats.answered += 1;
                 debug!(request = id.0, worker = ?worker, "answered");
-                let body = if req.partial.is_empty() {
-                    reply.body
-                } else {
-                    req.partial.extend(reply.body);
-                    std::mem::take(&mut req.partial)
+                let body = match req.partial.take() {
+                    None => reply.body,
+                    Some(mut held) => {
+                        held.extend(reply.body);
+                        *held
+                    }
                 };
                 self.send_reply(&req.route, &req.service, body);
             }
@@ -213,7 +214,9 @@ impl Broker {
                 frames,
             });
         } else {
-            req.partial.extend(part.body);
+            req.partial
+                .get_or_insert_with(Default::default)
+                .extend(part.body);
         }
     }
 
@@ -230,7 +233,7 @@ impl Broker {
         let Some(req) = self.requests.get(id) else {
             return;
         };
-        let current = matches!(&req.state, RequestState::InFlight { worker: w, attempt: a } if w == worker && *a == attempt);
+        let current = matches!(req.in_flight(), Some((w, a)) if w == worker && a == attempt);
         if !current {
             return;
         }
@@ -277,8 +280,8 @@ impl Broker {
     }
 
     pub(super) fn attempt_timed_out(&mut self, now: Instant, request: RequestId, attempt: u32) {
-        let worker = match self.requests.get(request).map(|r| &r.state) {
-            Some(RequestState::InFlight { worker, attempt: a }) if *a == attempt => worker.clone(),
+        let worker = match self.requests.get(request).and_then(|r| r.in_flight()) {
+            Some((worker, a)) if a == attempt => worker.clone(),
             _ => return,
         };
         self.stats.attempt_timeouts += 1;
