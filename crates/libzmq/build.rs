@@ -1,4 +1,5 @@
-//! Builds libzmq 4.3.5 statically with libsodium, so CURVE is available.
+//! Builds libzmq 4.3.5 statically with libsodium, so CURVE is available,
+//! and with the draft API, so the I/O batch sizes can be set per socket.
 //!
 //! The `zmq-sys` build script is switched off by the `links` override in
 //! `.cargo/config.toml`; the directives printed here (through
@@ -17,6 +18,7 @@ fn main() {
     std::env::set_var("CFLAGS", "-w");
     zeromq_src::Build::new()
         .with_libsodium(Some(zeromq_src::LibLocation::new(lib, include)))
+        .enable_draft(true)
         .build();
     println!("cargo:rerun-if-changed=build.rs");
 }

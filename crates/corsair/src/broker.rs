@@ -22,6 +22,9 @@ pub const LINGER: Duration = Duration::from_millis(500);
 /// How long a send may block on a full peer queue before the message
 /// counts as undeliverable.
 const SEND_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Bytes libzmq reads from and writes to one connection per system call
+/// on the broker's ROUTER sockets (libzmq's default: 8192).
+const IO_BATCH_BYTES: i32 = 64 * 1024;
 /// Messages taken from one socket before looking at the other, so that
 /// neither side can starve the other.
 const BATCH: usize = 256;
@@ -82,8 +85,9 @@ pub struct Broker {
 }
 
 fn router(ctx: &zmq::Context, endpoint: &str) -> Result<(zmq::Socket, String), BrokerError> {
-    let socket = ctx.socket(zmq::ROUTER)?;
+    let mut socket = ctx.socket(zmq::ROUTER)?;
     socket.set_router_mandatory(true)?;
+    corsair_libzmq::set_batch_size(&mut socket, IO_BATCH_BYTES)?;
     bind(socket, endpoint)
 }
 

@@ -11,6 +11,38 @@ use super::{
 
 /// The corsair configuration the target ratios are taken from.
 const CORSAIR: &str = "corsair + PPP, credit 64";
+/// The baseline.
+const PROXY: &str = "libzmq proxy + REP";
+/// The baseline with 1,000 REP workers.
+const PROXY_1000: &str = "libzmq proxy + REP, 1000 workers";
+/// corsair's row with 1,000 connected workers instead of 4.
+const CORSAIR_1000: &str = "corsair + PPP, credit 64, 1000 workers";
+
+/// One corsair configuration of the comparison.
+struct Row {
+    label: &'static str,
+    dialect: WorkerDialect,
+    clients: ClientDialect,
+    credit: u32,
+    workers: u64,
+}
+
+impl Row {
+    fn new(
+        label: &'static str,
+        dialect: WorkerDialect,
+        clients: ClientDialect,
+        credit: u32,
+    ) -> Self {
+        Row {
+            label,
+            dialect,
+            clients,
+            credit,
+            workers: 4,
+        }
+    }
+}
 
 /// Runs the comparison and prints its table (and JSON summary).
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -40,58 +72,70 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 }
             }
             let shape = (size, window, per_run, !args.json);
-            {
+            let proxies: &[(&str, u64)] = if (size, window) == (64, 64) {
+                &[(PROXY, 4), (PROXY_1000, 1000)]
+            } else {
+                &[(PROXY, 4)]
+            };
+            for &(label, workers) in proxies {
                 let proxy = Proxy::start()?;
-                let _w = Workers::start(4, &proxy.backend, WorkerDialect::Rep, "", 1);
-                thread::sleep(Duration::from_millis(200));
+                let _w = Workers::start(workers, &proxy.backend, WorkerDialect::Rep, "", 1);
+                thread::sleep(Duration::from_millis(200 + workers));
                 let ep = proxy.frontend.clone();
                 results.push(run_load(
-                    "libzmq proxy + REP",
+                    label,
                     &load(&ep, ClientDialect::Plain, "", shape),
                 )?);
             }
-            for (label, workers, clients, service, credit) in [
-                (
-                    "corsair + PPP",
-                    WorkerDialect::Ppp,
-                    ClientDialect::Plain,
-                    "default",
-                    1,
-                ),
-                (
-                    CORSAIR,
-                    WorkerDialect::Ppp,
-                    ClientDialect::Plain,
-                    "default",
-                    64,
-                ),
-                (
+            let mut rows = vec![
+                Row::new("corsair + PPP", WorkerDialect::Ppp, ClientDialect::Plain, 1),
+                Row::new(CORSAIR, WorkerDialect::Ppp, ClientDialect::Plain, 64),
+                Row::new(
                     "corsair + MDP/0.1",
                     WorkerDialect::Mdp,
                     ClientDialect::Mdp,
-                    "echo",
                     1,
                 ),
-                (
+                Row::new(
                     "corsair + MDP/0.2 async",
                     WorkerDialect::Mdp2,
                     ClientDialect::Mdp2,
-                    "echo",
                     1,
                 ),
-            ] {
+            ];
+            if (size, window) == (64, 64) {
+                rows.push(Row {
+                    workers: 1000,
+                    ..Row::new(CORSAIR_1000, WorkerDialect::Ppp, ClientDialect::Plain, 64)
+                });
+            }
+            for row in rows {
+                let service = match row.clients {
+                    ClientDialect::Plain => "default",
+                    _ => "echo",
+                };
                 let broker = InProcessBroker::start()?;
-                let _w = Workers::start(4, &broker.backend, workers, service, credit);
-                thread::sleep(Duration::from_millis(200));
+                let _w = Workers::start(
+                    row.workers,
+                    &broker.backend,
+                    row.dialect,
+                    service,
+                    row.credit,
+                );
+                // Time for every worker to connect and say READY.
+                thread::sleep(Duration::from_millis(200 + row.workers));
                 let ep = broker.frontend.clone();
-                results.push(run_load(label, &load(&ep, clients, service, shape))?);
+                results.push(run_load(
+                    row.label,
+                    &load(&ep, row.clients, service, shape),
+                )?);
             }
         }
     }
     let baseline = |size: usize, window: u64| {
         results
             .iter()
-            .find(|r| r.size == size && r.window == window && r.label.starts_with("libzmq"))
+            .find(|r| r.size == size && r.window == window && r.label == PROXY)
             .cloned()
     };
     println!(
@@ -125,9 +169,17 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             c.rate() / b.rate()
         }
     };
+    let rate_of = |label: &str| {
+        results
+            .iter()
+            .find(|r| (r.size, r.window) == (64, 64) && r.label == label)
+            .map_or(0.0, Outcome::rate)
+    };
+    // Throughput with 1,000 connected workers over that with 4.
+    let scale = rate_of(CORSAIR_1000) / rate_of(CORSAIR).max(1.0);
     let runs: Vec<String> = results.iter().map(Outcome::json).collect();
     let summary = format!(
-        "{{\"throughput_ratio\":{:.3},\"throughput_ratio_4k\":{:.3},\"latency_ratio\":{:.3},\"runs\":[{}]}}",
+        "{{\"throughput_ratio\":{:.3},\"throughput_ratio_4k\":{:.3},\"latency_ratio\":{:.3},\"workers_1000_ratio\":{scale:.3},\"runs\":[{}]}}",
         ratio(64, 64, false),
         ratio(4096, 64, false),
         ratio(64, 1, true),
@@ -138,7 +190,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     } else {
         println!();
         println!(
-            "{CORSAIR} vs libzmq proxy: throughput x{:.2} at 64 B, x{:.2} at 4 KiB (window 64); p50 latency x{:.2} at 64 B (window 1)",
+            "{CORSAIR} vs libzmq proxy: throughput x{:.2} at 64 B, x{:.2} at 4 KiB (window 64); p50 latency x{:.2} at 64 B (window 1); 1000 workers vs 4: x{scale:.2}",
             ratio(64, 64, false),
             ratio(4096, 64, false),
             ratio(64, 1, true)
