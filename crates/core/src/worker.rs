@@ -124,16 +124,23 @@ impl Workers {
         Some((Some(self.next_epoch), w))
     }
 
-    /// A new idle-queue epoch for a worker that took a request and still
-    /// has credit left; `None` when it has none.
-    pub fn renew(&mut self, peer: &PeerId) -> Option<u64> {
+    /// Gives `peer` attempt `attempt` of `request`: returns its dialect
+    /// and, when it still has credit left, the epoch of a new idle-queue
+    /// entry (one lookup for all three).
+    pub fn take(
+        &mut self,
+        peer: &PeerId,
+        request: RequestId,
+        attempt: u32,
+    ) -> Option<(WorkerDialect, Option<u64>)> {
         let w = self.map.get_mut(peer)?;
+        w.in_flight.push((request, attempt));
         if !w.available() {
-            return None;
+            return Some((w.dialect, None));
         }
         self.next_epoch += 1;
         w.idle_epoch = self.next_epoch;
-        Some(self.next_epoch)
+        Some((w.dialect, Some(self.next_epoch)))
     }
 
     /// True when `peer` can take work and `epoch` is its current entry.

@@ -87,14 +87,12 @@ impl Broker {
                 .requests
                 .start_attempt(id, worker.clone())
                 .expect("popped request is queued");
-            let w = self
+            let (dialect, renewed) = self
                 .workers
-                .get_mut(&worker)
+                .take(&worker, id, attempt)
                 .expect("popped worker is known");
-            w.in_flight.push((id, attempt));
-            let dialect = w.dialect;
             // A worker with credit left stays in the queue, at the back.
-            if let Some(epoch) = self.workers.renew(&worker) {
+            if let Some(epoch) = renewed {
                 service.push_idle(worker.clone(), epoch);
             }
             self.stats.dispatched += 1;
