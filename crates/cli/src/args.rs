@@ -59,3 +59,29 @@ mod tests {
         assert!(retries("lots").is_err());
     }
 }
+
+/// CURVE options of the commands that connect to a broker.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CurveArgs {
+    /// The broker's public key file: turns CURVE on.
+    #[arg(long, value_name = "FILE")]
+    pub server_key: Option<std::path::PathBuf>,
+    /// This peer's secret key file (its public half is derived); without
+    /// it a fresh key pair is made, which only a broker without an
+    /// allow-list admits.
+    #[arg(long, value_name = "FILE", requires = "server_key")]
+    pub curve_key: Option<std::path::PathBuf>,
+}
+
+impl CurveArgs {
+    /// The CURVE settings these options ask for, if any.
+    pub fn curve(&self) -> anyhow::Result<Option<corsair::security::CurveClient>> {
+        let Some(server) = &self.server_key else {
+            return Ok(None);
+        };
+        Ok(Some(corsair::security::CurveClient::from_files(
+            server,
+            self.curve_key.as_deref(),
+        )?))
+    }
+}

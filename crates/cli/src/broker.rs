@@ -13,7 +13,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use corsair::core::{BrokerConfig, HeartbeatConfig};
-use corsair::{Broker, BrokerEndpoints, Bytes};
+use std::path::PathBuf;
+
+use corsair::security::{AllowList, CurveServer, KeyPair};
+use corsair::{Broker, BrokerEndpoints, BrokerSecurity, Bytes};
 
 use crate::args;
 
@@ -67,6 +70,25 @@ pub struct BrokerArgs {
     /// 5s; classic form: no limit].
     #[arg(long, value_name = "DUR", value_parser = args::duration)]
     wait_limit: Option<Duration>,
+    /// The broker's CURVE secret key file: turns CURVE on for every
+    /// socket (plain-text peers are refused).
+    #[arg(long, value_name = "FILE")]
+    curve_secret_key: Option<PathBuf>,
+    /// Public keys admitted on the clients' socket: a file of Z85 keys,
+    /// one a line, or a directory of *.pub files [default: any key].
+    #[arg(long, value_name = "PATH", requires = "curve_secret_key")]
+    allow_clients: Option<PathBuf>,
+    /// Public keys admitted on the workers' sockets, as --allow-clients.
+    #[arg(long, value_name = "PATH", requires = "curve_secret_key")]
+    allow_workers: Option<PathBuf>,
+    /// Largest message in bytes a peer may send; libzmq drops the
+    /// connection of a peer that sends a bigger one [default: no limit].
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(i64).range(1..))]
+    max_message_size: Option<i64>,
+    /// Requests one client connection may have outstanding; more get the
+    /// failure reply at once [default: no limit].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_client_requests: Option<u32>,
     /// Service that plain clients, Pirate and fetch workers use.
     #[arg(long, default_value = "default", value_name = "NAME")]
     default_service: String,
@@ -115,7 +137,27 @@ impl BrokerArgs {
                 .wait_limit
                 .or(if classic { None } else { zguide.wait_limit }),
             default_service: Bytes::from(self.default_service.clone()),
+            client_limit: self.max_client_requests,
         }
+    }
+
+    /// CURVE and size limits.
+    fn security(&self) -> anyhow::Result<BrokerSecurity> {
+        let curve = match &self.curve_secret_key {
+            None => None,
+            Some(path) => {
+                let list = |p: &Option<PathBuf>| p.as_deref().map(AllowList::read).transpose();
+                Some(CurveServer {
+                    keys: KeyPair::read_secret(path)?,
+                    allow_clients: list(&self.allow_clients)?,
+                    allow_workers: list(&self.allow_workers)?,
+                })
+            }
+        };
+        Ok(BrokerSecurity {
+            curve,
+            max_message_size: self.max_message_size,
+        })
     }
 
     /// The sockets to bind.
@@ -147,7 +189,8 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
     let shutdown = crate::signals::shutdown_on_signals()?;
     let ctx = corsair::zmq::Context::new();
     let endpoints = args.endpoints();
-    let mut broker = Broker::bind_endpoints(&ctx, &endpoints, args.config())
+    let security = args.security()?;
+    let mut broker = Broker::bind_secured(&ctx, &endpoints, args.config(), &security)
         .context("cannot start the broker")?;
     let mut line = format!("corsair broker: clients on {}", broker.frontend_endpoint());
     match (&endpoints.backend, args.bind.is_some()) {
@@ -164,7 +207,20 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
         line += &format!(", fetch workers on {fetch}, answers on {answers}");
     }
     eprintln!("{line}");
+    if let Some(curve) = &security.curve {
+        let count =
+            |l: &Option<AllowList>| l.as_ref().map_or("any".into(), |l| l.len().to_string());
+        eprintln!(
+            "corsair broker: CURVE on, public key {}; admitting {} client keys, {} worker keys",
+            curve.keys.public,
+            count(&curve.allow_clients),
+            count(&curve.allow_workers)
+        );
+    }
     let stats = broker.run(&shutdown)?;
-    eprintln!("corsair broker: stopped; {stats:?}");
+    let (admitted, refused) = broker.auth_counts();
+    eprintln!(
+        "corsair broker: stopped; {stats:?}; connections admitted {admitted}, refused {refused}"
+    );
     Ok(())
 }

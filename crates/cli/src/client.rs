@@ -13,6 +13,9 @@ use crate::args;
 /// Options of `corsair client`.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
+    /// CURVE.
+    #[command(flatten)]
+    curve: crate::args::CurveArgs,
     /// Broker endpoint; repeat (or separate with commas) to try several
     /// in turn.
     #[arg(
@@ -114,6 +117,9 @@ fn run_sync(
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
     let mut client = Client::new(ctx, args.connect.clone(), policy);
+    if let Some(curve) = args.curve.curve()? {
+        client = client.with_curve(curve);
+    }
     if let Some(service) = service {
         client = client.with_service(service);
     }
@@ -145,7 +151,8 @@ fn run_mdp2(
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
     let endpoint = args.connect.first().map(String::as_str).unwrap_or_default();
-    let mut client = AsyncClient::connect(ctx, endpoint, args.timeout)?;
+    let curve = args.curve.curve()?;
+    let mut client = AsyncClient::connect_with(ctx, endpoint, args.timeout, curve.as_ref())?;
     for seq in 1..=args.requests {
         let body = args.body.clone().unwrap_or_else(|| seq.to_string());
         client.send(service.as_bytes(), vec![Bytes::from(body)])?;

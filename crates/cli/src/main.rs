@@ -6,6 +6,7 @@ mod bench;
 mod broker;
 mod client;
 mod demo;
+mod keygen;
 mod pattern;
 mod signals;
 mod worker;
@@ -37,6 +38,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure a broker under load, or compare corsair with libzmq's proxy.
     Bench(bench::BenchArgs),
+    /// Write a CURVE key pair: NAME.pub and NAME.secret.
+    Keygen(keygen::KeygenArgs),
     /// Run a basic socket pattern (REQ/REP, PUB/SUB, PUSH/PULL) in one
     /// process and show what flowed.
     Pattern(pattern::PatternArgs),
@@ -82,7 +85,11 @@ fn main() -> std::process::ExitCode {
         }
     }
     let base = match cli.command {
-        Command::Demo(_) | Command::Client(_) | Command::Pattern(_) | Command::Bench(_) => 0,
+        Command::Demo(_)
+        | Command::Client(_)
+        | Command::Pattern(_)
+        | Command::Bench(_)
+        | Command::Keygen(_) => 0,
         Command::Broker(_) | Command::Worker(_) => 2,
     };
     init_logging(base, cli.verbose);
@@ -93,6 +100,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Pattern(a) => pattern::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Keygen(a) => keygen::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

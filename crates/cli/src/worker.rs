@@ -32,6 +32,9 @@ pub enum Dialect {
 /// Options of `corsair worker`.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
+    /// CURVE.
+    #[command(flatten)]
+    curve: crate::args::CurveArgs,
     /// The broker's worker endpoint.
     #[arg(long, default_value = "tcp://localhost:5556", value_name = "EP")]
     connect: String,
@@ -152,6 +155,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         }
     };
     options.credit = args.credit;
+    options.curve = args.curve.curve()?;
     options.liveness = LivenessConfig {
         heartbeat: args.heartbeat.unwrap_or(options.liveness.heartbeat),
         liveness: args.liveness,

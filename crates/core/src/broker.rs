@@ -42,6 +42,8 @@ pub struct Broker {
     mdp_heartbeat: HeartbeatSchedule,
     outputs: VecDeque<Output>,
     stats: Stats,
+    /// Requests outstanding per client, kept only with a client limit.
+    per_client: HashMap<PeerId, u32>,
 }
 
 impl Broker {
@@ -57,6 +59,7 @@ impl Broker {
             timers: Timers::default(),
             outputs: VecDeque::new(),
             stats: Stats::default(),
+            per_client: HashMap::default(),
         }
     }
 

@@ -26,6 +26,7 @@ fn config() -> BrokerConfig {
         queue_limit: 100,
         wait_limit: Some(Duration::from_secs(10)),
         default_service: b("default"),
+        client_limit: None,
     }
 }
 
@@ -332,6 +333,31 @@ fn queue_bound_gives_the_failure_reply_at_once() {
     assert_eq!(to_client(&out[0]), ("c3".into(), vec![Bytes::new()]));
     assert_eq!(h.broker.stats().rejected_queue_full, 1);
     assert_eq!(h.broker.queued(), 2);
+}
+
+#[test]
+fn a_client_over_its_limit_gets_the_failure_reply_at_once_and_others_are_served() {
+    let mut h = Harness::new(BrokerConfig {
+        client_limit: Some(2),
+        ..config()
+    });
+    h.request(0, "c1", "a");
+    h.request(1, "c1", "b");
+    h.request(2, "c1", "c");
+    h.request(3, "c2", "d");
+    let out = h.drain();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(to_client(&out[0]), ("c1".into(), vec![Bytes::new()]));
+    assert_eq!(h.broker.stats().rejected_client_limit, 1);
+    assert_eq!(h.broker.queued(), 3, "c1's two and c2's one wait");
+    // Once one of c1's requests ends, c1 may send another.
+    h.ppp_ready(4, "w1");
+    let d = h.dispatched();
+    h.reply(5, "w1", &d[0].1, "A", false);
+    h.drain();
+    h.request(6, "c1", "e");
+    assert_eq!(h.broker.stats().rejected_client_limit, 1);
+    assert_eq!(h.broker.outstanding(), 3);
 }
 
 #[test]

@@ -46,6 +46,10 @@ pub struct BrokerConfig {
     pub wait_limit: Option<Duration>,
     /// The service that plain clients and Pirate workers use.
     pub default_service: Bytes,
+    /// Requests one client connection may have outstanding (queued or in
+    /// flight); a request over it gets the failure reply at once (`None`:
+    /// no limit beyond `queue_limit`).
+    pub client_limit: Option<u32>,
 }
 
 impl Default for BrokerConfig {
@@ -64,6 +68,7 @@ impl Default for BrokerConfig {
             queue_limit: 100_000,
             wait_limit: Some(Duration::from_secs(5)),
             default_service: Bytes::from_static(b"default"),
+            client_limit: None,
         }
     }
 }

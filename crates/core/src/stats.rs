@@ -15,6 +15,9 @@ pub struct Stats {
     pub failed: u64,
     /// Of `failed`: refused at once because the queue was full.
     pub rejected_queue_full: u64,
+    /// Of `failed`: refused at once because their client had its limit of
+    /// requests outstanding.
+    pub rejected_client_limit: u64,
     /// Of `failed`: no worker took them within the wait limit.
     pub wait_expired: u64,
     /// Of `failed`: every attempt failed.

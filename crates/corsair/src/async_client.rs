@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 
 use crate::client::ClientError;
 use crate::frames;
+use crate::security::CurveClient;
 use crate::shutdown::poll_ms;
 
 /// Something that happened to a request in flight, named by the tag
@@ -74,8 +75,19 @@ impl AsyncClient {
         endpoint: &str,
         timeout: Duration,
     ) -> Result<Self, ClientError> {
+        Self::connect_with(ctx, endpoint, timeout, None)
+    }
+
+    /// [`AsyncClient::connect`], with CURVE if `curve` is given.
+    pub fn connect_with(
+        ctx: &zmq::Context,
+        endpoint: &str,
+        timeout: Duration,
+        curve: Option<&CurveClient>,
+    ) -> Result<Self, ClientError> {
         let socket = ctx.socket(zmq::DEALER)?;
         socket.set_linger(0)?;
+        CurveClient::apply_opt(curve, &socket)?;
         socket.set_rcvhwm(0)?;
         socket.set_sndhwm(0)?;
         socket.connect(endpoint)?;

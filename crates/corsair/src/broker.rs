@@ -7,6 +7,7 @@
 //! message to a peer that has gone away fails at once and the core hears
 //! of it (the worker is forgotten and its attempt fails over).
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,6 +16,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::frames;
+use crate::security::{CurveServer, Domain, ZapHandler};
 use crate::shutdown::{poll_ms, Shutdown};
 
 /// How long a closing socket may spend flushing what is queued.
@@ -82,12 +84,43 @@ pub struct Broker {
     /// were asked for.
     sockets: Vec<Bound>,
     core: Core,
+    /// The ZAP handler, with CURVE.
+    zap: Option<ZapHandler>,
 }
 
-fn router(ctx: &zmq::Context, endpoint: &str) -> Result<(zmq::Socket, String), BrokerError> {
+/// Encryption, authentication and size limits for every broker socket.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerSecurity {
+    /// CURVE on every socket, with the allow-lists its ZAP handler
+    /// enforces (`None`: plain text).
+    pub curve: Option<CurveServer>,
+    /// Largest message (bytes) a peer may send; libzmq drops the
+    /// connection of a peer that sends a bigger one (`None`: no limit).
+    pub max_message_size: Option<i64>,
+}
+
+impl BrokerSecurity {
+    fn apply(&self, socket: &zmq::Socket, domain: Domain) -> zmq::Result<()> {
+        if let Some(curve) = &self.curve {
+            curve.apply(socket, domain)?;
+        }
+        if let Some(max) = self.max_message_size {
+            socket.set_maxmsgsize(max)?;
+        }
+        Ok(())
+    }
+}
+
+fn router(
+    ctx: &zmq::Context,
+    endpoint: &str,
+    security: &BrokerSecurity,
+    domain: Domain,
+) -> Result<(zmq::Socket, String), BrokerError> {
     let mut socket = ctx.socket(zmq::ROUTER)?;
     socket.set_router_mandatory(true)?;
     corsair_libzmq::set_batch_size(&mut socket, IO_BATCH_BYTES)?;
+    security.apply(&socket, domain)?;
     bind(socket, endpoint)
 }
 
@@ -145,6 +178,28 @@ impl Broker {
         endpoints: &BrokerEndpoints,
         config: BrokerConfig,
     ) -> Result<Self, BrokerError> {
+        Self::bind_secured(ctx, endpoints, config, &BrokerSecurity::default())
+    }
+
+    /// [`Broker::bind_endpoints`] with CURVE and size limits. With CURVE,
+    /// the ZAP handler is bound in `ctx` first; the clients' socket is its
+    /// `Clients` domain, the workers' sockets its `Workers` domain, and a
+    /// single socket for both (no backend) admits keys of either list.
+    pub fn bind_secured(
+        ctx: &zmq::Context,
+        endpoints: &BrokerEndpoints,
+        config: BrokerConfig,
+        security: &BrokerSecurity,
+    ) -> Result<Self, BrokerError> {
+        let zap = match &security.curve {
+            Some(curve) => Some(ZapHandler::start(ctx, curve.clone())?),
+            None => None,
+        };
+        let front_domain = if endpoints.backend.is_none() && endpoints.fetch.is_none() {
+            Domain::Both
+        } else {
+            Domain::Clients
+        };
         let mut sockets = Vec::with_capacity(4);
         let mut add = |role, (socket, endpoint)| {
             info!(?role, %endpoint, "broker bound");
@@ -157,18 +212,27 @@ impl Broker {
         };
         add(
             Role::Router(Side::Frontend),
-            router(ctx, &endpoints.frontend)?,
+            router(ctx, &endpoints.frontend, security, front_domain)?,
         );
         if let Some(ep) = &endpoints.backend {
-            add(Role::Router(Side::Backend), router(ctx, ep)?);
+            add(
+                Role::Router(Side::Backend),
+                router(ctx, ep, security, Domain::Workers)?,
+            );
         }
         if let Some((workers, answers)) = &endpoints.fetch {
-            add(Role::Router(Side::Fetch), router(ctx, workers)?);
-            add(Role::Answers, bind(ctx.socket(zmq::PULL)?, answers)?);
+            add(
+                Role::Router(Side::Fetch),
+                router(ctx, workers, security, Domain::Workers)?,
+            );
+            let pull = ctx.socket(zmq::PULL)?;
+            security.apply(&pull, Domain::Workers)?;
+            add(Role::Answers, bind(pull, answers)?);
         }
         Ok(Broker {
             sockets,
             core: Core::new(config, Instant::now()),
+            zap,
         })
     }
 
@@ -204,6 +268,17 @@ impl Broker {
     /// Counters so far.
     pub fn stats(&self) -> &Stats {
         self.core.stats()
+    }
+
+    /// Connections the ZAP handler admitted and refused so far (zero
+    /// without CURVE).
+    pub fn auth_counts(&self) -> (u64, u64) {
+        self.zap.as_ref().map_or((0, 0), |z| {
+            (
+                z.stats().admitted.load(Ordering::Relaxed),
+                z.stats().refused.load(Ordering::Relaxed),
+            )
+        })
     }
 
     /// Serves until `shutdown` is triggered; returns the final counters.

@@ -14,6 +14,7 @@ use thiserror::Error;
 use tracing::{debug, warn};
 
 use crate::frames;
+use crate::security::CurveClient;
 use crate::shutdown::{poll_ms, Shutdown};
 
 /// Why a request got no answer.
@@ -59,6 +60,7 @@ pub struct Client {
     current: usize,
     socket: Option<zmq::Socket>,
     service: Option<Bytes>,
+    curve: Option<CurveClient>,
 }
 
 impl Client {
@@ -71,7 +73,14 @@ impl Client {
             current: 0,
             socket: None,
             service: None,
+            curve: None,
         }
+    }
+
+    /// Encrypts and authenticates with CURVE (the broker must have it on).
+    pub fn with_curve(mut self, curve: CurveClient) -> Self {
+        self.curve = Some(curve);
+        self
     }
 
     /// Speaks Majordomo 0.1 to `service` instead of the plain dialect.
@@ -123,6 +132,7 @@ impl Client {
         self.socket = None;
         let socket = self.ctx.socket(zmq::REQ)?;
         socket.set_linger(0)?;
+        CurveClient::apply_opt(self.curve.as_ref(), &socket)?;
         let ep = &self.endpoints[endpoint];
         socket.connect(ep)?;
         debug!(endpoint = %ep, "client connected");

@@ -20,6 +20,8 @@
 //!   named after them, INI configuration and a process supervisor.
 //! - [`patterns`] — REQ/REP, PUB/SUB and PUSH/PULL as small pieces for
 //!   the examples and `corsair pattern`.
+//! - [`security`] — CURVE keys, allow-lists and the broker's ZAP
+//!   handler.
 //! - [`shutdown`] — [`Shutdown`], the stop signal the caller hands in.
 //! - [`frames`] — reading and writing multipart messages as [`Frames`].
 //!
@@ -59,11 +61,12 @@ pub mod daemon;
 pub mod duration;
 pub mod frames;
 pub mod patterns;
+pub mod security;
 pub mod shutdown;
 pub mod worker;
 
 pub use async_client::{AsyncClient, Event};
-pub use broker::{Broker, BrokerEndpoints, BrokerError};
+pub use broker::{Broker, BrokerEndpoints, BrokerError, BrokerSecurity};
 pub use bytes::Bytes;
 pub use client::{Client, ClientError};
 pub use corsair_core as core;

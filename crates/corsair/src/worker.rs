@@ -20,6 +20,7 @@ use thiserror::Error;
 use tracing::{debug, info, warn};
 
 use crate::frames;
+use crate::security::CurveClient;
 use crate::shutdown::{poll_ms, Shutdown};
 
 /// How long a closing Majordomo worker waits for its DISCONNECT to leave.
@@ -67,6 +68,8 @@ pub struct WorkerOptions {
     /// corsair extension announced with READY; 1 is the zguide's
     /// behaviour). They queue in the socket and are answered in order.
     pub credit: u32,
+    /// CURVE towards a broker that has it on (`None`: plain text).
+    pub curve: Option<CurveClient>,
 }
 
 impl WorkerOptions {
@@ -80,6 +83,7 @@ impl WorkerOptions {
             service: Bytes::from_static(b"default"),
             answers: None,
             credit: 1,
+            curve: None,
         }
     }
 
@@ -170,6 +174,7 @@ impl Worker {
         };
         let socket = self.ctx.socket(kind)?;
         socket.set_linger(0)?;
+        CurveClient::apply_opt(self.options.curve.as_ref(), &socket)?;
         socket.connect(&self.options.endpoint)?;
         let ready = match self.options.dialect {
             WorkerDialect::Mdp(v) => WorkerCommand::Ready {
@@ -378,9 +383,11 @@ impl Worker {
         let answers_ep = self.options.answers.clone().ok_or(WorkerError::NoAnswers)?;
         let answers = self.ctx.socket(zmq::PUSH)?;
         answers.set_linger(ANSWER_LINGER_MS)?;
+        CurveClient::apply_opt(self.options.curve.as_ref(), &answers)?;
         answers.connect(&answers_ep)?;
         let socket = self.ctx.socket(zmq::REQ)?;
         socket.set_linger(0)?;
+        CurveClient::apply_opt(self.options.curve.as_ref(), &socket)?;
         socket.connect(&self.options.endpoint)?;
         info!(endpoint = %self.options.endpoint, answers = %answers_ep, dialect = ?self.options.dialect, "worker ready");
         'ask: while !shutdown.is_triggered() {

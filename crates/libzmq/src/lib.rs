@@ -53,3 +53,44 @@ pub fn set_batch_size(socket: &mut zmq::Socket, bytes: i32) -> zmq::Result<()> {
     }
     Ok(())
 }
+
+#[allow(unsafe_code)]
+extern "C" {
+    // In libzmq's API since 4.2; the zmq-sys crate declares it without
+    // exporting it.
+    fn zmq_curve_public(
+        z85_public_key: *mut std::os::raw::c_char,
+        z85_secret_key: *const std::os::raw::c_char,
+    ) -> std::os::raw::c_int;
+}
+
+/// The Z85 public key that belongs to the Z85 `secret` key (libzmq's
+/// `zmq_curve_public`).
+///
+/// ```
+/// let pair = zmq::CurveKeyPair::new().unwrap();
+/// let secret = zmq::z85_encode(&pair.secret_key).unwrap();
+/// let public = zmq::z85_encode(&pair.public_key).unwrap();
+/// assert_eq!(corsair_libzmq::curve_public(&secret).unwrap(), public);
+/// assert!(corsair_libzmq::curve_public("too short").is_err());
+/// ```
+pub fn curve_public(secret: &str) -> zmq::Result<String> {
+    if secret.len() != 40 || !secret.is_ascii() {
+        return Err(zmq::Error::EINVAL);
+    }
+    let secret = std::ffi::CString::new(secret).map_err(|_| zmq::Error::EINVAL)?;
+    let mut public = [0 as std::os::raw::c_char; 41];
+    #[allow(unsafe_code)]
+    // SAFETY: `public` has room for 40 characters and the terminating
+    // NUL, as zmq_curve_public requires; `secret` is a NUL-terminated
+    // 40-character string.
+    let rc = unsafe { zmq_curve_public(public.as_mut_ptr(), secret.as_ptr()) };
+    if rc == -1 {
+        #[allow(unsafe_code)]
+        // SAFETY: zmq_errno only reads the calling thread's errno.
+        let errno = unsafe { zmq_sys::zmq_errno() };
+        return Err(zmq::Error::from_raw(errno));
+    }
+    let bytes: Vec<u8> = public[..40].iter().map(|&c| c as u8).collect();
+    String::from_utf8(bytes).map_err(|_| zmq::Error::EINVAL)
+}

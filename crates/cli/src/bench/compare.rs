@@ -4,6 +4,8 @@
 use std::thread;
 use std::time::Duration;
 
+use corsair::security::{CurveClient, CurveServer, KeyPair};
+
 use super::{
     run_load, BenchArgs, Budget, ClientDialect, InProcessBroker, Load, Outcome, Proxy,
     WorkerDialect, Workers,
@@ -11,6 +13,8 @@ use super::{
 
 /// The corsair configuration the target ratios are taken from.
 const CORSAIR: &str = "corsair + PPP, credit 64";
+/// corsair's row with CURVE on.
+const CORSAIR_CURVE: &str = "corsair + PPP, credit 64, CURVE";
 /// The baseline.
 const PROXY: &str = "libzmq proxy + REP";
 /// The baseline with 1,000 REP workers.
@@ -25,6 +29,8 @@ struct Row {
     clients: ClientDialect,
     credit: u32,
     workers: u64,
+    /// CURVE on between every peer and the broker.
+    curve: bool,
 }
 
 impl Row {
@@ -40,6 +46,7 @@ impl Row {
             clients,
             credit,
             workers: 4,
+            curve: false,
         }
     }
 }
@@ -59,6 +66,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 dialect: ClientDialect,
                 service: &'a str,
                 (size, window, per_run, progress): (usize, u64, Duration, bool),
+                curve: Option<&'a CurveClient>,
             ) -> Load<'a> {
                 Load {
                     endpoint,
@@ -69,6 +77,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     clients: 4,
                     budget: Budget::Time(per_run),
                     progress,
+                    curve,
                 }
             }
             let shape = (size, window, per_run, !args.json);
@@ -79,17 +88,21 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             };
             for &(label, workers) in proxies {
                 let proxy = Proxy::start()?;
-                let _w = Workers::start(workers, &proxy.backend, WorkerDialect::Rep, "", 1);
+                let _w = Workers::start(workers, &proxy.backend, WorkerDialect::Rep, "", 1, None);
                 thread::sleep(Duration::from_millis(200 + workers));
                 let ep = proxy.frontend.clone();
                 results.push(run_load(
                     label,
-                    &load(&ep, ClientDialect::Plain, "", shape),
+                    &load(&ep, ClientDialect::Plain, "", shape, None),
                 )?);
             }
             let mut rows = vec![
                 Row::new("corsair + PPP", WorkerDialect::Ppp, ClientDialect::Plain, 1),
                 Row::new(CORSAIR, WorkerDialect::Ppp, ClientDialect::Plain, 64),
+                Row {
+                    curve: true,
+                    ..Row::new(CORSAIR_CURVE, WorkerDialect::Ppp, ClientDialect::Plain, 64)
+                },
                 Row::new(
                     "corsair + MDP/0.1",
                     WorkerDialect::Mdp,
@@ -114,20 +127,36 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     ClientDialect::Plain => "default",
                     _ => "echo",
                 };
-                let broker = InProcessBroker::start()?;
+                let (server, peers) = if row.curve {
+                    let keys = KeyPair::generate()?;
+                    let peers = CurveClient {
+                        server_public: keys.public.clone(),
+                        keys: KeyPair::generate()?,
+                    };
+                    let server = CurveServer {
+                        keys,
+                        allow_clients: None,
+                        allow_workers: None,
+                    };
+                    (Some(server), Some(peers))
+                } else {
+                    (None, None)
+                };
+                let broker = InProcessBroker::start(server)?;
                 let _w = Workers::start(
                     row.workers,
                     &broker.backend,
                     row.dialect,
                     service,
                     row.credit,
+                    peers.as_ref(),
                 );
                 // Time for every worker to connect and say READY.
                 thread::sleep(Duration::from_millis(200 + row.workers));
                 let ep = broker.frontend.clone();
                 results.push(run_load(
                     row.label,
-                    &load(&ep, row.clients, service, shape),
+                    &load(&ep, row.clients, service, shape, peers.as_ref()),
                 )?);
             }
         }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 use corsair::core::BrokerConfig;
-use corsair::{Broker, Shutdown};
+use corsair::security::{CurveClient, CurveServer};
+use corsair::{Broker, BrokerEndpoints, BrokerSecurity, Shutdown};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -24,6 +25,9 @@ pub use peers::{ClientDialect, WorkerDialect};
 /// Options of `corsair bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// CURVE.
+    #[command(flatten)]
+    curve: crate::args::CurveArgs,
     /// The broker's clients' endpoint.
     #[arg(long, default_value = "tcp://localhost:5555", value_name = "EP")]
     connect: String,
@@ -147,6 +151,7 @@ struct Load<'a> {
     clients: u64,
     budget: Budget,
     progress: bool,
+    curve: Option<&'a CurveClient>,
 }
 
 fn run_load(label: &str, load: &Load<'_>) -> anyhow::Result<Outcome> {
@@ -158,6 +163,7 @@ fn run_load(label: &str, load: &Load<'_>) -> anyhow::Result<Outcome> {
             let (ctx, shared) = (ctx.clone(), shared.clone());
             let (endpoint, service) = (load.endpoint.to_owned(), load.service.to_owned());
             let (dialect, size, window) = (load.dialect, load.size, load.window as usize);
+            let curve = load.curve.cloned();
             let budget = match load.budget {
                 Budget::Requests(n) => Some(n / load.clients + u64::from(c < n % load.clients)),
                 Budget::Time(_) => None,
@@ -173,6 +179,7 @@ fn run_load(label: &str, load: &Load<'_>) -> anyhow::Result<Outcome> {
                     budget,
                     &shared,
                     Duration::from_secs(5),
+                    curve.as_ref(),
                 )
             })
         })
@@ -233,7 +240,14 @@ struct Workers {
 }
 
 impl Workers {
-    fn start(n: u64, endpoint: &str, dialect: WorkerDialect, service: &str, credit: u32) -> Self {
+    fn start(
+        n: u64,
+        endpoint: &str,
+        dialect: WorkerDialect,
+        service: &str,
+        credit: u32,
+        curve: Option<&CurveClient>,
+    ) -> Self {
         let ctx = corsair::zmq::Context::new();
         let stop = Arc::new(AtomicBool::new(false));
         let per_thread = n.div_ceil(WORKER_THREADS).max(1);
@@ -242,10 +256,18 @@ impl Workers {
                 let count = per_thread.min(n - t * per_thread) as usize;
                 let (ctx, stop) = (ctx.clone(), stop.clone());
                 let (endpoint, service) = (endpoint.to_owned(), service.to_owned());
+                let curve = curve.cloned();
                 thread::spawn(move || {
-                    if let Err(e) =
-                        peers::workers(&ctx, &endpoint, dialect, &service, credit, count, &stop)
-                    {
+                    if let Err(e) = peers::workers(
+                        &ctx,
+                        &endpoint,
+                        dialect,
+                        &service,
+                        credit,
+                        count,
+                        &stop,
+                        curve.as_ref(),
+                    ) {
                         eprintln!("corsair bench: worker failed: {e}");
                     }
                 })
@@ -273,14 +295,24 @@ struct InProcessBroker {
 }
 
 impl InProcessBroker {
-    fn start() -> anyhow::Result<Self> {
+    /// Starts it, with CURVE on when `curve` is given.
+    fn start(curve: Option<CurveServer>) -> anyhow::Result<Self> {
         let ctx = corsair::zmq::Context::new();
         let any = "tcp://127.0.0.1:0";
         let config = BrokerConfig {
             queue_limit: 10_000_000,
             ..BrokerConfig::default()
         };
-        let mut broker = Broker::bind(&ctx, any, any, config)?;
+        let endpoints = BrokerEndpoints {
+            frontend: any.to_owned(),
+            backend: Some(any.to_owned()),
+            fetch: None,
+        };
+        let security = BrokerSecurity {
+            curve,
+            ..BrokerSecurity::default()
+        };
+        let mut broker = Broker::bind_secured(&ctx, &endpoints, config, &security)?;
         let (frontend, backend) = (
             broker.frontend_endpoint().to_owned(),
             broker.backend_endpoint().to_owned(),
@@ -365,6 +397,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(n) = args.memory {
         return memory::run(n, args.size, args.json);
     }
+    let curve = args.curve.curve()?;
     let _workers = args.workers.map(|n| {
         Workers::start(
             n,
@@ -372,6 +405,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.worker_dialect,
             &args.service,
             args.credit,
+            curve.as_ref(),
         )
     });
     let budget = match (args.requests, args.duration) {
@@ -387,6 +421,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         clients: args.clients,
         budget,
         progress: !args.json,
+        curve: curve.as_ref(),
     };
     let label = format!("{:?} clients", args.dialect).to_lowercase();
     let outcome = run_load(&label, &load)?;

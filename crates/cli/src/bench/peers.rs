@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use corsair::security::CurveClient;
 use corsair::zmq;
 use std::time::{Duration, Instant};
 
@@ -82,9 +83,11 @@ pub fn client(
     budget: Option<u64>,
     shared: &Shared,
     grace: Duration,
+    curve: Option<&CurveClient>,
 ) -> zmq::Result<ClientResult> {
     let socket = ctx.socket(zmq::DEALER)?;
     socket.set_linger(0)?;
+    CurveClient::apply_opt(curve, &socket)?;
     socket.set_sndhwm(0)?;
     socket.set_rcvhwm(0)?;
     socket.connect(endpoint)?;
@@ -172,6 +175,7 @@ pub fn client(
 
 /// Runs `count` echo workers, each on its own socket, in this thread
 /// until `stop`: one thread can stand for hundreds of connected workers.
+#[allow(clippy::too_many_arguments)]
 pub fn workers(
     ctx: &zmq::Context,
     endpoint: &str,
@@ -180,6 +184,7 @@ pub fn workers(
     credit: u32,
     count: usize,
     stop: &AtomicBool,
+    curve: Option<&CurveClient>,
 ) -> zmq::Result<u64> {
     let kind = if dialect == WorkerDialect::Rep {
         zmq::REP
@@ -215,6 +220,7 @@ pub fn workers(
     for _ in 0..count {
         let socket = ctx.socket(kind)?;
         socket.set_linger(0)?;
+        CurveClient::apply_opt(curve, &socket)?;
         socket.set_sndhwm(0)?;
         socket.set_rcvhwm(0)?;
         socket.connect(endpoint)?;

@@ -47,11 +47,37 @@ impl Broker {
             self.send_failure(&route, &service, "queue full");
             return;
         }
+        if let Some(limit) = self.config.client_limit {
+            let outstanding = self.per_client.entry(route.peer.clone()).or_default();
+            if *outstanding >= limit {
+                self.stats.rejected_client_limit += 1;
+                self.stats.failed += 1;
+                warn!(client = ?route.peer, limit, "client over its limit of outstanding requests: failure reply");
+                self.send_failure(&route, &service, "too many requests outstanding");
+                return;
+            }
+            *outstanding += 1;
+        }
         let (id, epoch) = self.requests.insert(route, service.clone(), body);
         debug!(request = id.0, service = ?service, "request accepted");
         self.service(&service).push_request(id, epoch);
         self.schedule_wait(now, id, epoch);
         self.dispatch(now, &service);
+    }
+
+    /// Removes a request that is ending (its reply or failure is about
+    /// to be sent), keeping its client's count.
+    fn end_request(&mut self, id: RequestId) -> Option<crate::request::Request> {
+        let req = self.requests.remove(id)?;
+        if self.config.client_limit.is_some() {
+            if let Some(n) = self.per_client.get_mut(&req.route.peer) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_client.remove(&req.route.peer);
+                }
+            }
+        }
+        Some(req)
     }
 
     pub(super) fn service(&mut self, name: &Bytes) -> &mut Service {
@@ -164,7 +190,7 @@ impl Broker {
                     self.stats.late_replies += 1;
                     info!(request = id.0, worker = ?worker, "late reply from an earlier attempt accepted");
                 }
-                let mut req = self.requests.remove(id).expect("looked up above");
+                let mut req = self.end_request(id).expect("looked up above");
                 self.stats.answered += 1;
                 debug!(request = id.0, worker = ?worker, "answered");
                 let body = match req.partial.take() {
@@ -236,7 +262,7 @@ impl Broker {
             return;
         }
         if req.streamed {
-            let req = self.requests.remove(id).expect("looked up above");
+            let req = self.end_request(id).expect("looked up above");
             self.stats.broken_streams += 1;
             self.stats.failed += 1;
             warn!(
@@ -264,7 +290,7 @@ impl Broker {
             self.schedule_wait(now, id, epoch);
             self.dispatch(now, &service);
         } else {
-            let req = self.requests.remove(id).expect("looked up above");
+            let req = self.end_request(id).expect("looked up above");
             self.stats.attempts_exhausted += 1;
             self.stats.failed += 1;
             warn!(
@@ -306,7 +332,7 @@ impl Broker {
         if !waiting {
             return;
         }
-        let req = self.requests.remove(id).expect("checked above");
+        let req = self.end_request(id).expect("checked above");
         self.stats.wait_expired += 1;
         self.stats.failed += 1;
         warn!(request = id.0, service = ?req.service, "no worker took the request in time: failure reply");
