@@ -83,6 +83,17 @@ impl Broker {
         self.requests.queued()
     }
 
+    /// Requests in flight (outstanding and not queued).
+    pub fn in_flight(&self) -> usize {
+        self.requests.len() - self.requests.queued()
+    }
+
+    /// Attempts the workers hold, by the workers' records; always equal
+    /// to [`Broker::in_flight`] (a walk over every worker, for checks).
+    pub fn attempts_held(&self) -> usize {
+        self.workers.attempts_held()
+    }
+
     /// Workers known to the broker.
     pub fn worker_count(&self) -> usize {
         self.workers.len()

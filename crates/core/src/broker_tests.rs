@@ -361,6 +361,30 @@ fn a_client_over_its_limit_gets_the_failure_reply_at_once_and_others_are_served(
 }
 
 #[test]
+fn a_late_reply_frees_the_worker_that_holds_the_retry() {
+    let mut h = Harness::new(config());
+    h.ppp_ready(0, "w1");
+    h.request(1, "c1", "a");
+    let first = h.dispatched();
+    h.ppp_ready(2, "w2");
+    h.ppp_heartbeat(499, "w1");
+    h.timeout(501); // attempt 1 at w1 times out; the retry goes to w2
+    let retry = h.dispatched();
+    assert_eq!(retry[0].0, "w2");
+    assert_eq!((h.broker.in_flight(), h.broker.attempts_held()), (1, 1));
+    // w1 answers late; w2 (which will never answer) holds nothing now.
+    h.reply(600, "w1", &first[0].1, "A", false);
+    let out = h.drain();
+    assert_eq!(to_client(&out[0]), ("c1".into(), vec![b("A")]));
+    assert_eq!((h.broker.in_flight(), h.broker.attempts_held()), (0, 0));
+    // After its next sign of life w2 takes new work again.
+    h.ppp_heartbeat(700, "w2");
+    h.request(701, "c2", "b");
+    let d = h.dispatched();
+    assert_eq!(d.len(), 1, "{d:?}");
+}
+
+#[test]
 fn request_no_worker_takes_fails_at_the_wait_limit() {
     let mut h = Harness::new(config());
     h.request(0, "c1", "a");

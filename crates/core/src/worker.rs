@@ -150,6 +150,12 @@ impl Workers {
             .is_some_and(|w| w.available() && w.idle_epoch == epoch)
     }
 
+    /// Attempts held by all workers together (a walk over every worker,
+    /// for checks and diagnostics, not for the hot path).
+    pub fn attempts_held(&self) -> usize {
+        self.map.values().map(|w| w.in_flight.len()).sum()
+    }
+
     /// Number of known workers.
     pub fn len(&self) -> usize {
         self.map.len()

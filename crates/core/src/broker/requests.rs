@@ -190,7 +190,18 @@ impl Broker {
                     self.stats.late_replies += 1;
                     info!(request = id.0, worker = ?worker, "late reply from an earlier attempt accepted");
                 }
+                // The attempt in flight elsewhere, if a late reply ends
+                // the request under it: that worker's credit comes back.
+                let superseded = match (req.in_flight(), worker) {
+                    (Some((holder, attempt)), Some(from)) if holder != from => {
+                        Some((holder.clone(), attempt))
+                    }
+                    _ => None,
+                };
                 let mut req = self.end_request(id).expect("looked up above");
+                if let Some((holder, attempt)) = superseded {
+                    self.abandon_attempt(&holder, id, attempt);
+                }
                 self.stats.answered += 1;
                 debug!(request = id.0, worker = ?worker, "answered");
                 let body = match req.partial.take() {
@@ -303,6 +314,27 @@ impl Broker {
         }
     }
 
+    /// The broker stops waiting for `worker`'s attempt at `request` (it
+    /// timed out, or another attempt's reply ended the request): the
+    /// credit is freed, but the worker, which may still be working on
+    /// it, gets no new work until its next sign of life.
+    fn abandon_attempt(&mut self, worker: &PeerId, request: RequestId, attempt: u32) {
+        let Some(w) = self.workers.get_mut(worker) else {
+            return;
+        };
+        if !w.holds(request, attempt) {
+            return;
+        }
+        w.release(request);
+        if w.dialect.speaks_again_after_timeout() {
+            w.suspect = true;
+        } else {
+            // A REQ worker that never answered cannot speak again on this
+            // connection; its late reply registers it anew.
+            self.forget_worker(worker);
+        }
+    }
+
     pub(super) fn attempt_timed_out(&mut self, now: Instant, request: RequestId, attempt: u32) {
         let worker = match self.requests.get(request).and_then(|r| r.in_flight()) {
             Some((worker, a)) if a == attempt => worker.clone(),
@@ -310,19 +342,7 @@ impl Broker {
         };
         self.stats.attempt_timeouts += 1;
         warn!(request = request.0, worker = ?worker, attempt, "attempt timed out");
-        if let Some(w) = self.workers.get_mut(&worker) {
-            if w.holds(request, attempt) {
-                w.release(request);
-                if w.dialect.speaks_again_after_timeout() {
-                    // No new work until its next sign of life.
-                    w.suspect = true;
-                } else {
-                    // A REQ worker that never answered cannot speak again
-                    // on this connection; a late reply re-registers it.
-                    self.forget_worker(&worker);
-                }
-            }
-        }
+        self.abandon_attempt(&worker, request, attempt);
         self.fail_attempt(now, request, attempt, &worker);
     }
 
