@@ -63,7 +63,8 @@ pub struct BrokerArgs {
     /// Silent heartbeat intervals after which a Majordomo worker is dead.
     #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     mdp_liveness: u32,
-    /// Requests waiting for a worker beyond which new ones fail at once.
+    /// Requests outstanding (queued or in flight) beyond which new ones
+    /// fail at once.
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     queue_limit: usize,
     /// How long a request may wait for a worker before it fails [default:

@@ -597,7 +597,15 @@ fn a_dispatch_that_cannot_be_sent_does_not_use_up_an_attempt() {
         .handle_undeliverable(h.at(2), Side::Backend, &out[0].frames);
     assert_eq!(h.broker.stats().undelivered, 1);
     assert_eq!(h.broker.stats().failed, 0, "one attempt allowed, none used");
-    h.ppp_ready(3, "w2");
+    h.ppp_ready(300, "w2");
     let d = h.dispatched();
     assert_eq!((d[0].0.as_str(), d[0].2.as_str()), ("w2", "job"));
+    // The unsent dispatch's deadline (at 501 ms) must not end the attempt
+    // at w2, which has until 800 ms (found by the simulation).
+    h.ppp_heartbeat(500, "w2");
+    h.timeout(600);
+    assert_eq!(h.broker.stats().attempt_timeouts, 0);
+    h.reply(700, "w2", &d[0].1, "done", false);
+    let out = h.drain();
+    assert_eq!(to_client(&out[0]), ("c1".into(), vec![b("done")]));
 }

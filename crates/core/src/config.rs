@@ -38,8 +38,10 @@ pub struct BrokerConfig {
     /// Heartbeats with Majordomo workers (default 2.5 s x 3, as the
     /// zguide's Majordomo broker).
     pub mdp_heartbeat: HeartbeatConfig,
-    /// Requests waiting for a worker, over all services, beyond which a
-    /// new request gets the failure reply at once.
+    /// Requests outstanding (queued or in flight), over all services,
+    /// beyond which a new request gets the failure reply at once. Counting
+    /// in-flight requests too means a failed attempt going back to the
+    /// queue can never push the queue over the bound.
     pub queue_limit: usize,
     /// How long a request may wait in the queue for a worker before the
     /// client gets the failure reply (`None`: as long as it takes).

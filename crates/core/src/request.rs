@@ -58,8 +58,8 @@ pub enum RequestState {
         /// Incremented each time the request is queued.
         epoch: u64,
     },
-    /// Dispatched to `worker`; the attempt is the request's
-    /// [`Request::attempts`]-th (1-based).
+    /// Dispatched to `worker`, as the request's
+    /// [`Request::dispatches`]-th dispatch.
     InFlight {
         /// The worker.
         worker: PeerId,
@@ -104,8 +104,13 @@ pub struct Request {
     pub service: Bytes,
     /// The body, resent on every attempt.
     pub body: Body,
-    /// Attempts made so far.
+    /// Attempts made so far: what the attempt limit counts (a dispatch
+    /// that could not be sent is taken back).
     pub attempts: u32,
+    /// Dispatches so far, never taken back: the number that names the
+    /// current attempt in deadlines and workers' records, so a deadline
+    /// of a taken-back dispatch can never match a later one.
+    pub dispatches: u32,
     /// Queued or in flight.
     pub state: RequestState,
     /// Partial replies (MDP/0.2) of the current attempt held for a client
@@ -118,10 +123,10 @@ pub struct Request {
 }
 
 impl Request {
-    /// The worker and attempt number, while in flight.
+    /// The worker and the dispatch number, while in flight.
     pub fn in_flight(&self) -> Option<(&PeerId, u32)> {
         match &self.state {
-            RequestState::InFlight { worker } => Some((worker, self.attempts)),
+            RequestState::InFlight { worker } => Some((worker, self.dispatches)),
             RequestState::Queued { .. } => None,
         }
     }
@@ -154,6 +159,7 @@ impl Requests {
             service,
             body: Body::new(body),
             attempts: 0,
+            dispatches: 0,
             state: RequestState::Queued { epoch },
             partial: None,
             streamed: false,
@@ -221,17 +227,19 @@ impl Requests {
     }
 
     /// Marks a queued request as dispatched to `worker`; returns the
-    /// attempt number, or `None` if the request is not queued.
+    /// dispatch number that names this attempt, or `None` if the request
+    /// is not queued.
     pub fn start_attempt(&mut self, id: RequestId, worker: PeerId) -> Option<u32> {
         let req = self.get_mut(id)?;
         if !matches!(req.state, RequestState::Queued { .. }) {
             return None;
         }
         req.attempts += 1;
+        req.dispatches += 1;
         req.state = RequestState::InFlight { worker };
-        let attempts = req.attempts;
+        let dispatch = req.dispatches;
         self.queued -= 1;
-        Some(attempts)
+        Some(dispatch)
     }
 
     /// Puts an in-flight request back in the queued state, dropping any
@@ -319,6 +327,12 @@ mod tests {
         assert!(r.requeue(a).is_some());
         assert_eq!(r.queued(), 2);
         assert_eq!(r.start_attempt(a, w()), Some(2));
+        // A dispatch taken back does not count as an attempt, but the
+        // next one gets a new number.
+        assert!(r.undo_attempt(a).is_some());
+        assert_eq!(r.get(a).unwrap().attempts, 1);
+        assert_eq!(r.start_attempt(a, w()), Some(3));
+        assert_eq!(r.get(a).unwrap().attempts, 2);
         r.remove(a);
         r.remove(b);
         assert_eq!((r.queued(), r.len()), (0, 0));

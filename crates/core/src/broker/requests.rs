@@ -40,7 +40,7 @@ impl Broker {
 
     fn accept(&mut self, now: Instant, route: Route, service: Bytes, body: Frames) {
         self.stats.accepted += 1;
-        if self.requests.queued() >= self.config.queue_limit {
+        if self.requests.len() >= self.config.queue_limit {
             self.stats.rejected_queue_full += 1;
             self.stats.failed += 1;
             warn!(client = ?route.peer, limit = self.config.queue_limit, "queue full: failure reply");
