@@ -90,6 +90,10 @@ pub struct BrokerArgs {
     /// failure reply at once [default: no limit].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_client_requests: Option<u32>,
+    /// On SIGTERM or Ctrl-C: how long attempts in flight may take to
+    /// finish before their clients get the failure reply.
+    #[arg(long, default_value = "5s", value_name = "DUR", value_parser = args::duration)]
+    grace: Duration,
     /// Service that plain clients, Pirate and fetch workers use.
     #[arg(long, default_value = "default", value_name = "NAME")]
     default_service: String,
@@ -193,6 +197,7 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
     let security = args.security()?;
     let mut broker = Broker::bind_secured(&ctx, &endpoints, args.config(), &security)
         .context("cannot start the broker")?;
+    broker.set_grace(args.grace);
     let mut line = format!("corsair broker: clients on {}", broker.frontend_endpoint());
     match (&endpoints.backend, args.bind.is_some()) {
         (_, true) => {

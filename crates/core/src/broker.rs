@@ -28,7 +28,10 @@ use crate::timers::{Timer, Timers};
 use crate::worker::Workers;
 
 mod requests;
+mod shutdown;
 mod workers;
+
+pub use shutdown::SHUTDOWN_REASON;
 
 /// The reliable broker's state.
 #[derive(Debug)]
@@ -44,6 +47,8 @@ pub struct Broker {
     stats: Stats,
     /// Requests outstanding per client, kept only with a client limit.
     per_client: HashMap<PeerId, u32>,
+    /// Shutting down: no new requests, no retries.
+    draining: bool,
 }
 
 impl Broker {
@@ -60,6 +65,7 @@ impl Broker {
             outputs: VecDeque::new(),
             stats: Stats::default(),
             per_client: HashMap::default(),
+            draining: false,
         }
     }
 

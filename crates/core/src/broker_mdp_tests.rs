@@ -379,3 +379,23 @@ fn malformed_mdp_is_counted_and_the_broker_keeps_serving() {
     h.mdp1_request(2, "c", "echo", "still");
     assert_eq!(h.mdp_dispatched()[0].2, "still");
 }
+
+#[test]
+fn finishing_a_shutdown_sends_disconnect_to_every_majordomo_worker() {
+    let mut h = Harness::new(BrokerConfig::default());
+    h.mdp1_ready(0, Side::Backend, "m1", "echo");
+    h.mdp2_ready(0, "m2", "echo");
+    h.ppp_ready(0, "p1");
+    h.drain();
+    h.broker.drain(h.at(1));
+    h.broker.finish(h.at(2));
+    let out = h.drain();
+    assert!(
+        disconnect_to(&out, "m1") && disconnect_to(&out, "m2"),
+        "{out:?}"
+    );
+    assert!(
+        out.iter().all(|o| o.frames[0] != "p1"),
+        "Pirate has no DISCONNECT"
+    );
+}

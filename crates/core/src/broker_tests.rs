@@ -609,3 +609,37 @@ fn a_dispatch_that_cannot_be_sent_does_not_use_up_an_attempt() {
     let out = h.drain();
     assert_eq!(to_client(&out[0]), ("c1".into(), vec![b("done")]));
 }
+
+#[test]
+fn draining_fails_queued_and_new_requests_lets_in_flight_ones_finish_then_fails_the_rest() {
+    let mut h = Harness::new(config());
+    h.ppp_ready(0, "w1");
+    h.ppp_ready(0, "w2");
+    h.request(1, "c1", "a");
+    h.request(1, "c2", "b");
+    h.request(1, "c3", "queued");
+    let d = h.dispatched();
+    assert_eq!(d.len(), 2);
+    h.broker.drain(h.at(2));
+    let out = h.drain();
+    assert_eq!(out.len(), 1);
+    assert_eq!(to_client(&out[0]), ("c3".into(), vec![Bytes::new()]));
+    h.request(3, "c4", "late");
+    let out = h.drain();
+    assert_eq!(to_client(&out[0]), ("c4".into(), vec![Bytes::new()]));
+    // An attempt in flight finishes normally.
+    h.reply(4, "w1", &d[0].1, "A", false);
+    let out = h.drain();
+    assert_eq!(to_client(&out[0]), ("c1".into(), vec![b("A")]));
+    assert!(
+        out.iter().all(|o| o.side == Side::Frontend),
+        "no new dispatch"
+    );
+    // The grace period ends with one still in flight.
+    h.broker.finish(h.at(5));
+    let out = h.drain();
+    assert_eq!(to_client(&out[0]), ("c2".into(), vec![Bytes::new()]));
+    assert_eq!(h.broker.outstanding(), 0);
+    assert_eq!(h.broker.stats().shutdown_failed, 3);
+    assert_eq!(h.broker.attempts_held(), 0);
+}

@@ -201,6 +201,15 @@ impl Requests {
         self.next_epoch
     }
 
+    /// The ids of every outstanding request, in no particular order.
+    pub fn ids(&self) -> impl Iterator<Item = RequestId> + '_ {
+        self.slots.iter().enumerate().filter_map(|(index, slot)| {
+            slot.request
+                .as_ref()
+                .map(|_| RequestId(u64::from(slot.generation) << 32 | index as u64))
+        })
+    }
+
     /// The request, if still outstanding.
     pub fn get(&self, id: RequestId) -> Option<&Request> {
         self.slot(id)?.request.as_ref()

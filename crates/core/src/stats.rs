@@ -18,6 +18,9 @@ pub struct Stats {
     /// Of `failed`: refused at once because their client had its limit of
     /// requests outstanding.
     pub rejected_client_limit: u64,
+    /// Of `failed`: ended by a shutdown (queued, new, or still in flight
+    /// when the grace period ran out).
+    pub shutdown_failed: u64,
     /// Of `failed`: no worker took them within the wait limit.
     pub wait_expired: u64,
     /// Of `failed`: every attempt failed.

@@ -156,6 +156,14 @@ impl Workers {
         self.map.values().map(|w| w.in_flight.len()).sum()
     }
 
+    /// Every known worker and its dialect.
+    pub fn peers(&self) -> Vec<(PeerId, WorkerDialect)> {
+        self.map
+            .iter()
+            .map(|(p, w)| (p.clone(), w.dialect))
+            .collect()
+    }
+
     /// Number of known workers.
     pub fn len(&self) -> usize {
         self.map.len()

@@ -24,6 +24,8 @@ pub const LINGER: Duration = Duration::from_millis(500);
 /// How long a send may block on a full peer queue before the message
 /// counts as undeliverable.
 const SEND_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How long a shutdown waits for attempts in flight, unless set.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// Bytes libzmq reads from and writes to one connection per system call
 /// on the broker's ROUTER sockets (libzmq's default: 8192).
 const IO_BATCH_BYTES: i32 = 64 * 1024;
@@ -86,6 +88,8 @@ pub struct Broker {
     core: Core,
     /// The ZAP handler, with CURVE.
     zap: Option<ZapHandler>,
+    /// How long a shutdown waits for attempts in flight.
+    grace: Duration,
 }
 
 /// Encryption, authentication and size limits for every broker socket.
@@ -233,6 +237,7 @@ impl Broker {
             sockets,
             core: Core::new(config, Instant::now()),
             zap,
+            grace: DEFAULT_GRACE,
         })
     }
 
@@ -281,10 +286,40 @@ impl Broker {
         })
     }
 
-    /// Serves until `shutdown` is triggered; returns the final counters.
+    /// How long a shutdown waits for attempts in flight (default 5 s).
+    pub fn set_grace(&mut self, grace: Duration) {
+        self.grace = grace;
+    }
+
+    /// Serves until `shutdown` is triggered, then shuts down gracefully:
+    /// no new requests (they and the queued ones get the failure reply),
+    /// attempts in flight may finish within the grace period, the rest
+    /// get the failure reply and Majordomo workers DISCONNECT. Returns
+    /// the final counters.
     pub fn run(&mut self, shutdown: &Shutdown) -> Result<Stats, BrokerError> {
+        self.serve(|_| shutdown.is_triggered())?;
+        let now = Instant::now();
+        let deadline = now + self.grace;
+        info!(
+            in_flight = self.core.in_flight(),
+            queued = self.core.queued(),
+            grace = ?self.grace,
+            "broker shutting down"
+        );
+        self.core.drain(now);
+        self.flush(now)?;
+        self.serve(|b| b.core.outstanding() == 0 || Instant::now() >= deadline)?;
+        let now = Instant::now();
+        self.core.finish(now);
+        self.flush(now)?;
+        info!(stats = ?self.core.stats(), "broker stopped");
+        Ok(self.core.stats().clone())
+    }
+
+    /// The serving loop, until `done` says so.
+    fn serve(&mut self, done: impl Fn(&Self) -> bool) -> Result<(), BrokerError> {
         let mut ready = vec![true; self.sockets.len()];
-        while !shutdown.is_triggered() {
+        while !done(self) {
             let now = Instant::now();
             // Workers first, so replies and readiness are known before
             // new requests are placed.
@@ -314,8 +349,7 @@ impl Broker {
                 *r = item.is_readable();
             }
         }
-        info!(outstanding = self.core.outstanding(), "broker stopping");
-        Ok(self.core.stats().clone())
+        Ok(())
     }
 
     fn socket(&self, side: Side) -> &zmq::Socket {

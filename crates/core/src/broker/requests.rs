@@ -40,6 +40,13 @@ impl Broker {
 
     fn accept(&mut self, now: Instant, route: Route, service: Bytes, body: Frames) {
         self.stats.accepted += 1;
+        if self.draining {
+            self.stats.failed += 1;
+            self.stats.shutdown_failed += 1;
+            info!(client = ?route.peer, "shutting down: failure reply to a new request");
+            self.send_failure(&route, &service, super::SHUTDOWN_REASON);
+            return;
+        }
         if self.requests.len() >= self.config.queue_limit {
             self.stats.rejected_queue_full += 1;
             self.stats.failed += 1;
@@ -67,7 +74,7 @@ impl Broker {
 
     /// Removes a request that is ending (its reply or failure is about
     /// to be sent), keeping its client's count.
-    fn end_request(&mut self, id: RequestId) -> Option<crate::request::Request> {
+    pub(super) fn end_request(&mut self, id: RequestId) -> Option<crate::request::Request> {
         let req = self.requests.remove(id)?;
         if self.config.client_limit.is_some() {
             if let Some(n) = self.per_client.get_mut(&req.route.peer) {
@@ -272,7 +279,13 @@ impl Broker {
         if !current {
             return;
         }
-        if req.streamed {
+        if self.draining {
+            info!(
+                request = id.0,
+                attempt, "attempt failed while shutting down: no retry"
+            );
+            self.end_with_shutdown(id);
+        } else if req.streamed {
             let req = self.end_request(id).expect("looked up above");
             self.stats.broken_streams += 1;
             self.stats.failed += 1;

@@ -1,0 +1,135 @@
+//! Issue 8: graceful shutdown. SIGTERM to the broker with requests in
+//! flight and queued; SIGTERM to a worker in the middle of a request.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn client(endpoint: &str) -> Proc {
+    Proc::spawn(
+        "client",
+        corsair(&[
+            "client",
+            "--connect",
+            endpoint,
+            "--timeout",
+            "10s",
+            "--retries",
+            "0",
+        ]),
+    )
+}
+
+/// A broker with one slow worker (1 s a request): one request in flight
+/// and one queued when the broker gets SIGTERM.
+fn in_flight_and_queued(grace: &str) -> (BrokerProc, Proc, Proc, Proc) {
+    let broker = start_broker(&["--grace", grace, "--wait-limit", "30s"]);
+    let mut worker = Proc::spawn(
+        "slow worker",
+        corsair(&["worker", "--connect", &broker.backend, "--delay", "1s"]),
+    );
+    worker.wait_for("worker ready", LONG);
+    let mut broker = broker;
+    broker.proc.wait_for("worker registered", LONG);
+    let first = client(&broker.frontend);
+    worker.wait_for("request received", LONG);
+    let second = client(&broker.frontend);
+    std::thread::sleep(Duration::from_millis(200));
+    (broker, worker, first, second)
+}
+
+#[test]
+fn sigterm_lets_the_request_in_flight_finish_and_fails_the_queued_one() {
+    let _bomb = time_bomb("broker shutdown with grace", LONG);
+    let (broker, _worker, first, second) = in_flight_and_queued("3s");
+    let stopped = Instant::now();
+    let stats = broker.stop();
+    let took = stopped.elapsed();
+    let (code, lines) = first.wait(LONG);
+    assert_eq!(
+        (code, lines.last().map(String::as_str)),
+        (Some(0), Some("1")),
+        "{lines:?}"
+    );
+    let (code, lines) = second.wait(LONG);
+    assert_eq!(code, Some(0), "{lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("failure"),
+        "{lines:?}"
+    );
+    assert_eq!(stat(&stats, "answered"), 1, "{stats}");
+    assert_eq!(stat(&stats, "shutdown_failed"), 1, "{stats}");
+    assert!(
+        took < Duration::from_secs(3),
+        "it exits once nothing is in flight: {took:?}"
+    );
+}
+
+#[test]
+fn sigterm_fails_what_is_still_in_flight_when_the_grace_period_ends() {
+    let _bomb = time_bomb("broker shutdown past grace", LONG);
+    let (broker, _worker, first, second) = in_flight_and_queued("200ms");
+    let stats = broker.stop();
+    for c in [first, second] {
+        let (code, lines) = c.wait(LONG);
+        assert_eq!(code, Some(0), "{lines:?}");
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("failure"),
+            "{lines:?}"
+        );
+    }
+    assert_eq!(stat(&stats, "answered"), 0, "{stats}");
+    assert_eq!(stat(&stats, "shutdown_failed"), 2, "{stats}");
+}
+
+#[test]
+fn sigterm_to_a_worker_finishes_its_request_says_disconnect_and_exits_0() {
+    let _bomb = time_bomb("worker shutdown", LONG);
+    let mut broker = start_broker(&[]);
+    let mut worker = Proc::spawn(
+        "slow mdp worker",
+        corsair(&[
+            "worker",
+            "--connect",
+            &broker.backend,
+            "--dialect",
+            "mdp",
+            "--service",
+            "echo",
+            "--delay",
+            "1s",
+        ]),
+    );
+    broker.proc.wait_for("worker registered", LONG);
+    let c = Proc::spawn(
+        "client",
+        corsair(&[
+            "client",
+            "--connect",
+            &broker.frontend,
+            "--service",
+            "echo",
+            "hi",
+        ]),
+    );
+    worker.wait_for("request received", LONG);
+    worker.signal("TERM");
+    let (code, lines) = worker.wait(LONG);
+    assert_eq!(code, Some(0), "{lines:?}");
+    let (code, lines) = c.wait(LONG);
+    assert_eq!(
+        (code, lines.last().map(String::as_str)),
+        (Some(0), Some("hi")),
+        "{lines:?}"
+    );
+    broker.proc.wait_for("worker disconnected", LONG);
+    let stats = broker.stop();
+    assert_eq!(stat(&stats, "workers_disconnected"), 1, "{stats}");
+    assert_eq!(stat(&stats, "answered"), 1, "{stats}");
+}
