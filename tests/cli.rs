@@ -186,3 +186,30 @@ fn bench_memory_queues_every_request_in_a_broker_process_and_reports_its_growth(
     );
     assert!(field("bytes_per_request") >= 512.0, "{json}");
 }
+
+#[test]
+fn chaos_kills_workers_while_clients_send_and_loses_nothing() {
+    let _bomb = time_bomb("chaos", Duration::from_secs(120));
+    let (code, lines) = Proc::spawn(
+        "chaos",
+        corsair(&["chaos", "--requests", "1000", "--kill-every", "200ms"]),
+    )
+    .wait(Duration::from_secs(110));
+    assert_eq!(code, Some(0), "{lines:?}");
+    let last = lines.last().expect("a summary line");
+    let field = |name: &str| -> u64 {
+        last.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {last}"))
+    };
+    assert_eq!(field("sent"), 1000, "{last}");
+    assert_eq!(field("answered") + field("failed"), 1000, "{last}");
+    assert_eq!((field("lost"), field("duplicated")), (0, 0), "{last}");
+    let killed = lines
+        .iter()
+        .find(|l| l.contains("workers killed"))
+        .expect("kill count");
+    let n: u64 = killed.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(n >= 1, "at least one worker was killed: {killed}");
+}

@@ -4,10 +4,12 @@
 mod args;
 mod bench;
 mod broker;
+mod chaos;
 mod client;
 mod demo;
 mod keygen;
 mod pattern;
+mod procs;
 mod signals;
 mod worker;
 
@@ -38,6 +40,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure a broker under load, or compare corsair with libzmq's proxy.
     Bench(bench::BenchArgs),
+    /// Broker and worker processes under SIGKILL while clients send;
+    /// checks that nothing is lost or duplicated.
+    Chaos(chaos::ChaosArgs),
     /// Write a CURVE key pair: NAME.pub and NAME.secret.
     Keygen(keygen::KeygenArgs),
     /// Run a basic socket pattern (REQ/REP, PUB/SUB, PUSH/PULL) in one
@@ -89,7 +94,8 @@ fn main() -> std::process::ExitCode {
         | Command::Client(_)
         | Command::Pattern(_)
         | Command::Bench(_)
-        | Command::Keygen(_) => 0,
+        | Command::Keygen(_)
+        | Command::Chaos(_) => 0,
         Command::Broker(_) | Command::Worker(_) => 2,
     };
     init_logging(base, cli.verbose);
@@ -101,6 +107,7 @@ fn main() -> std::process::ExitCode {
         Command::Pattern(a) => pattern::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Keygen(a) => keygen::run(a),
+        Command::Chaos(a) => chaos::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

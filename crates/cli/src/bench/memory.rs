@@ -7,28 +7,14 @@
 //! connection. The broker handles one connection's messages in order, so
 //! when the MMI answer arrives every request before it is queued; the
 //! resident size is read again then.
-//!
-//! The broker's log lines are read (and dropped) until the one naming
-//! its endpoints.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use corsair::zmq;
 
-/// The broker process, killed when dropped.
-struct BrokerProcess(Child);
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::procs::BrokerProcess;
 
 /// Resident set size of process `pid`, in bytes (Linux `/proc`).
 fn rss(pid: u32) -> anyhow::Result<u64> {
@@ -42,48 +28,14 @@ fn rss(pid: u32) -> anyhow::Result<u64> {
     Ok(kb * 1024)
 }
 
-/// Starts the broker and returns it with its clients' endpoint.
-fn start_broker(queued: u64) -> anyhow::Result<(BrokerProcess, String)> {
-    let exe = std::env::current_exe().context("locating the corsair executable")?;
-    let mut child = Command::new(exe)
-        .args(["broker", "--frontend", "tcp://127.0.0.1:*"])
-        .args(["--backend", "tcp://127.0.0.1:*", "--wait-limit", "1h"])
-        .args(["--queue-limit", &(queued + 1).to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting corsair broker")?;
-    let stderr = child.stderr.take().expect("piped");
-    let broker = BrokerProcess(child);
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        // Reads the broker's log to its end, so it never blocks on a
-        // full pipe; the first line names its endpoints.
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .context("the broker printed no endpoint")?;
-        if let Some(rest) = line.split("clients on ").nth(1) {
-            let endpoint = rest.split(',').next().unwrap_or(rest).trim();
-            return Ok((broker, endpoint.to_owned()));
-        }
-    }
-}
-
 /// Runs the measurement and prints it.
 pub fn run(queued: u64, size: usize, json: bool) -> anyhow::Result<()> {
     if queued == 0 {
         bail!("--memory needs at least one request");
     }
-    let (broker, endpoint) = start_broker(queued)?;
-    let pid = broker.0.id();
+    let queue_limit = (queued + 1).to_string();
+    let broker = BrokerProcess::start(&["--wait-limit", "1h", "--queue-limit", &queue_limit])?;
+    let (pid, endpoint) = (broker.id(), broker.frontend.clone());
     thread::sleep(Duration::from_millis(300));
     let before = rss(pid)?;
     let ctx = zmq::Context::new();
