@@ -94,8 +94,10 @@ impl Broker {
         self.requests.len() - self.requests.queued()
     }
 
-    /// Attempts the workers hold, by the workers' records; always equal
-    /// to [`Broker::in_flight`] (a walk over every worker, for checks).
+    /// Attempts the workers hold, by the workers' records (a walk over
+    /// every worker, for checks): never more than [`Broker::in_flight`],
+    /// and equal to it but for fetch workers that asked again while
+    /// their answer may still be on its way.
     pub fn attempts_held(&self) -> usize {
         self.workers.attempts_held()
     }
