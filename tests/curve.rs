@@ -163,7 +163,7 @@ fn every_dialect_round_trips_encrypted_with_allowed_keys() {
     assert_eq!(lines, ["answer py-1 py-1", "answer py-2 py-2"]);
     let stats = broker.stop();
     assert_eq!(stat(&stats, "answered"), 8, "{stats}");
-    assert!(stats.contains("refused 0"), "{stats}");
+    assert_eq!(count_after(&stats, ", refused "), 0, "{stats}");
 }
 
 #[test]
@@ -193,11 +193,7 @@ fn unknown_keys_plain_text_peers_and_client_keys_on_the_worker_socket_are_refuse
     );
     let stats = broker.stop();
     assert_eq!(stat(&stats, "wait_expired"), 1, "{stats}");
-    let refused: u64 = stats
-        .rsplit("refused ")
-        .next()
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no refused count in {stats}"));
+    let refused = count_after(&stats, ", refused ");
     assert!(
         refused >= 2,
         "the stranger and the worker with a client's key: {stats}"
@@ -207,7 +203,7 @@ fn unknown_keys_plain_text_peers_and_client_keys_on_the_worker_socket_are_refuse
 #[test]
 fn oversized_messages_lose_their_connection_and_requests_over_the_client_limit_fail_at_once() {
     let _bomb = time_bomb("limits", Duration::from_secs(90));
-    let broker = start_broker(&["--max-message-size", "1000", "--max-client-requests", "2"]);
+    let mut broker = start_broker(&["--max-message-size", "1000", "--max-client-requests", "2"]);
     let ctx = zmq::Context::new();
     let dealer = |ctx: &zmq::Context| {
         let s = ctx.socket(zmq::DEALER).unwrap();
@@ -234,11 +230,13 @@ fn oversized_messages_lose_their_connection_and_requests_over_the_client_limit_f
     }
     answers.sort();
     assert_eq!(answers, [b"a".to_vec(), b"b".to_vec()]);
-    // Over the message size: libzmq drops the connection; no reply, and
-    // nothing reaches the worker.
+    // Over the message size: libzmq drops the connection; no reply,
+    // nothing reaches the worker, and the broker counts it.
     let big = dealer(&ctx);
     big.send_multipart([vec![], vec![b'x'; 5000]], 0).unwrap();
     assert_eq!(big.poll(zmq::POLLIN, 1500).unwrap(), 0, "no reply to it");
+    let logged = broker.proc.wait_for("message over the size limit", LONG);
+    assert!(logged.contains(&broker.frontend), "{logged}");
     // The broker serves on.
     let (code, lines) = client(&broker.frontend, &["--requests", "2"], &[]);
     assert_eq!(code, Some(0), "{lines:?}");
@@ -249,6 +247,22 @@ fn oversized_messages_lose_their_connection_and_requests_over_the_client_limit_f
     assert_eq!(
         stat(&stats, "accepted"),
         5,
-        "the oversized one never counted: {stats}"
+        "the oversized one never accepted: {stats}"
     );
+    assert_eq!(
+        count_after(&stats, "oversized messages refused "),
+        1,
+        "{stats}"
+    );
+}
+
+/// The number right after `label` in the broker's stop line.
+fn count_after(stats: &str, label: &str) -> u64 {
+    stats
+        .split_once(label)
+        .and_then(|(_, rest)| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no {label:?} count in {stats}"))
 }

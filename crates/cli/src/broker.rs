@@ -225,8 +225,10 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
     }
     let stats = broker.run(&shutdown)?;
     let (admitted, refused) = broker.auth_counts();
+    let oversized = broker.oversize_refused();
     eprintln!(
-        "corsair broker: stopped; {stats:?}; connections admitted {admitted}, refused {refused}"
+        "corsair broker: stopped; {stats:?}; connections admitted {admitted}, refused {refused}; \
+         oversized messages refused {oversized}"
     );
     Ok(())
 }

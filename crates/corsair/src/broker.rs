@@ -16,6 +16,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::frames;
+use crate::oversize::OversizeMonitor;
 use crate::security::{CurveServer, Domain, ZapHandler};
 use crate::shutdown::{poll_ms, Shutdown};
 
@@ -88,6 +89,8 @@ pub struct Broker {
     core: Core,
     /// The ZAP handler, with CURVE.
     zap: Option<ZapHandler>,
+    /// Counts oversize refusals, with a size limit.
+    oversize: Option<OversizeMonitor>,
     /// How long a shutdown waits for attempts in flight.
     grace: Duration,
 }
@@ -98,8 +101,9 @@ pub struct BrokerSecurity {
     /// CURVE on every socket, with the allow-lists its ZAP handler
     /// enforces (`None`: plain text).
     pub curve: Option<CurveServer>,
-    /// Largest message (bytes) a peer may send; libzmq drops the
-    /// connection of a peer that sends a bigger one (`None`: no limit).
+    /// Largest message frame (bytes) a peer may send; libzmq drops the
+    /// connection of a peer that sends a bigger one, and the broker logs
+    /// and counts it ([`Broker::oversize_refused`]; `None`: no limit).
     pub max_message_size: Option<i64>,
 }
 
@@ -117,28 +121,26 @@ impl BrokerSecurity {
 
 fn router(
     ctx: &zmq::Context,
-    endpoint: &str,
     security: &BrokerSecurity,
     domain: Domain,
-) -> Result<(zmq::Socket, String), BrokerError> {
+) -> Result<zmq::Socket, BrokerError> {
     let mut socket = ctx.socket(zmq::ROUTER)?;
     socket.set_router_mandatory(true)?;
     corsair_libzmq::set_batch_size(&mut socket, IO_BATCH_BYTES)?;
     security.apply(&socket, domain)?;
-    bind(socket, endpoint)
+    Ok(socket)
 }
 
-fn bind(socket: zmq::Socket, endpoint: &str) -> Result<(zmq::Socket, String), BrokerError> {
+fn bind(socket: &zmq::Socket, endpoint: &str) -> Result<String, BrokerError> {
     socket.set_linger(LINGER.as_millis() as i32)?;
     socket.set_sndtimeo(SEND_TIMEOUT.as_millis() as i32)?;
     socket.bind(endpoint).map_err(|source| BrokerError::Bind {
         endpoint: endpoint.to_owned(),
         source,
     })?;
-    let bound = socket
+    Ok(socket
         .get_last_endpoint()?
-        .unwrap_or_else(|_| endpoint.to_owned());
-    Ok((socket, bound))
+        .unwrap_or_else(|_| endpoint.to_owned()))
 }
 
 impl Broker {
@@ -204,8 +206,40 @@ impl Broker {
         } else {
             Domain::Clients
         };
-        let mut sockets = Vec::with_capacity(4);
-        let mut add = |role, (socket, endpoint)| {
+        // Made first, bound once the oversize monitor watches them.
+        let mut made: Vec<(Role, zmq::Socket, &str)> = Vec::with_capacity(4);
+        made.push((
+            Role::Router(Side::Frontend),
+            router(ctx, security, front_domain)?,
+            &endpoints.frontend,
+        ));
+        if let Some(ep) = &endpoints.backend {
+            made.push((
+                Role::Router(Side::Backend),
+                router(ctx, security, Domain::Workers)?,
+                ep,
+            ));
+        }
+        if let Some((workers, answers)) = &endpoints.fetch {
+            made.push((
+                Role::Router(Side::Fetch),
+                router(ctx, security, Domain::Workers)?,
+                workers,
+            ));
+            let pull = ctx.socket(zmq::PULL)?;
+            security.apply(&pull, Domain::Workers)?;
+            made.push((Role::Answers, pull, answers));
+        }
+        let oversize = match security.max_message_size {
+            Some(_) => {
+                let watched: Vec<_> = made.iter().map(|(_, s, ep)| (s, *ep)).collect();
+                Some(OversizeMonitor::start(ctx, &watched)?)
+            }
+            None => None,
+        };
+        let mut sockets = Vec::with_capacity(made.len());
+        for (role, socket, requested) in made {
+            let endpoint = bind(&socket, requested)?;
             info!(?role, %endpoint, "broker bound");
             sockets.push(Bound {
                 role,
@@ -213,30 +247,12 @@ impl Broker {
                 endpoint,
                 last_sender: Bytes::new(),
             });
-        };
-        add(
-            Role::Router(Side::Frontend),
-            router(ctx, &endpoints.frontend, security, front_domain)?,
-        );
-        if let Some(ep) = &endpoints.backend {
-            add(
-                Role::Router(Side::Backend),
-                router(ctx, ep, security, Domain::Workers)?,
-            );
-        }
-        if let Some((workers, answers)) = &endpoints.fetch {
-            add(
-                Role::Router(Side::Fetch),
-                router(ctx, workers, security, Domain::Workers)?,
-            );
-            let pull = ctx.socket(zmq::PULL)?;
-            security.apply(&pull, Domain::Workers)?;
-            add(Role::Answers, bind(pull, answers)?);
         }
         Ok(Broker {
             sockets,
             core: Core::new(config, Instant::now()),
             zap,
+            oversize,
             grace: DEFAULT_GRACE,
         })
     }
@@ -284,6 +300,13 @@ impl Broker {
                 z.stats().refused.load(Ordering::Relaxed),
             )
         })
+    }
+
+    /// Connections libzmq dropped so far for a message over the size
+    /// limit (zero without one). Counted on Linux, where corsair's libzmq
+    /// reports them.
+    pub fn oversize_refused(&self) -> u64 {
+        self.oversize.as_ref().map_or(0, OversizeMonitor::refused)
     }
 
     /// How long a shutdown waits for attempts in flight (default 5 s).

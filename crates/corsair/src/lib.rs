@@ -60,6 +60,7 @@ pub mod client;
 pub mod daemon;
 pub mod duration;
 pub mod frames;
+pub mod oversize;
 pub mod patterns;
 pub mod security;
 pub mod shutdown;
