@@ -96,6 +96,10 @@ fn one_try_and_a_dropping_worker_gives_the_failure_reply() {
     h.tasks();
     h.ask(2, "f1"); // dropped it and asks again: the attempt stays open
     assert!(h.drain().is_empty());
+    // The worker's hold is given up but the attempt is still in flight
+    // (found by the `broker` fuzz target: held <= in flight, not ==).
+    assert_eq!(h.broker.in_flight(), 1);
+    assert_eq!(h.broker.attempts_held(), 0);
     h.timeout(501);
     let out = h.drain();
     assert_eq!(out[0].frames, vec![b("c1"), Bytes::new(), Bytes::new()]);
