@@ -68,8 +68,13 @@ impl Broker {
         let (id, epoch) = self.requests.insert(route, service.clone(), body);
         debug!(request = id.0, service = ?service, "request accepted");
         self.service(&service).push_request(id, epoch);
-        self.schedule_wait(now, id, epoch);
         self.dispatch(now, &service);
+        // Only a request still waiting needs a wait deadline: most find
+        // an idle worker at once, and a deadline nobody needs would sit
+        // in the queue for the whole wait limit.
+        if matches!(self.requests.get(id), Some(r) if r.state == RequestState::Queued { epoch }) {
+            self.schedule_wait(now, id, epoch);
+        }
     }
 
     /// Removes a request that is ending (its reply or failure is about
