@@ -108,7 +108,9 @@ impl Broker {
         let Some(service) = self.services.get_mut(name) else {
             return;
         };
-        loop {
+        // Nothing queued (the usual case when a reply frees a worker): no
+        // worker need be looked at.
+        while service.has_pending() {
             let workers = &self.workers;
             let Some(worker) = service.pop_idle(|w, e| workers.is_idle_at(w, e)) else {
                 break;
