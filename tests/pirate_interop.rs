@@ -12,12 +12,18 @@ use common::*;
 #[test]
 fn pyzmq_lazy_pirate_client_with_simple_and_paranoid_workers() {
     let _bomb = time_bomb("pyzmq_interop", Duration::from_secs(120));
-    let broker = start_broker(&["--heartbeat", "500ms"]);
+    // -v: the broker logs each worker it registers.
+    let mut broker = start_broker(&["--heartbeat", "500ms", "-v"]);
     let mut sp = Proc::spawn("spworker.py", python("spworker.py", &[&broker.backend]));
     let mut pp = Proc::spawn(
         "ppworker.py",
         python("ppworker.py", &[&broker.backend, "0.5"]),
     );
+    // Both workers must be there before the clients start, or a busy
+    // machine lets one serve every request before the other is up.
+    broker
+        .proc
+        .wait_for_count("worker registered", 2, Duration::from_secs(30));
     let mut clients: Vec<Proc> = (0..3)
         .map(|i| {
             Proc::spawn(

@@ -116,6 +116,26 @@ impl Proc {
         }
     }
 
+    /// Waits until `count` lines contain `needle`.
+    pub fn wait_for_count(&mut self, needle: &str, count: usize, limit: Duration) {
+        let end = Instant::now() + limit;
+        loop {
+            let seen = self.seen.iter().filter(|l| l.contains(needle)).count();
+            if seen >= count {
+                return;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "{}: {seen} of {count} lines containing {needle:?} within {limit:?}; output so far:\n{}",
+                    self.name,
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
     /// Waits for the process to exit; returns its exit code and every
     /// line it printed.
     pub fn wait(mut self, limit: Duration) -> (Option<i32>, Vec<String>) {
