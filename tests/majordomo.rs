@@ -26,7 +26,8 @@ fn count(p: &mut Proc, prefix: &str) -> usize {
 #[test]
 fn every_dialect_against_one_broker_with_workers_on_both_sockets() {
     let _bomb = time_bomb("every_dialect", Duration::from_secs(120));
-    let broker = start_broker(&["--heartbeat", "500ms"]);
+    // -v: the broker logs each worker it registers.
+    let mut broker = start_broker(&["--heartbeat", "500ms", "-v"]);
     let (front, back) = (broker.frontend.clone(), broker.backend.clone());
     // MDP/0.1 worker on the workers' socket, MDP/0.2 worker on the
     // clients' socket (7/MDP allows one socket for both roles).
@@ -55,7 +56,8 @@ fn every_dialect_against_one_broker_with_workers_on_both_sockets() {
         w.wait_for("ready", LONG);
     }
     cw.wait_for("worker ready", LONG);
-    std::thread::sleep(Duration::from_millis(300)); // READYs reach the broker
+    // Every READY has reached the broker before a client starts.
+    broker.proc.wait_for_count("worker registered", 4, LONG);
 
     let c1 = Proc::spawn(
         "mdp client1",
