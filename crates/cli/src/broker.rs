@@ -82,8 +82,9 @@ pub struct BrokerArgs {
     /// Public keys admitted on the workers' sockets, as --allow-clients.
     #[arg(long, value_name = "PATH", requires = "curve_secret_key")]
     allow_workers: Option<PathBuf>,
-    /// Largest message in bytes a peer may send; libzmq drops the
-    /// connection of a peer that sends a bigger one [default: no limit].
+    /// Largest message frame in bytes a peer may send; libzmq drops the
+    /// connection of a peer that sends a bigger one, and the broker logs
+    /// and counts it [default: no limit].
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(i64).range(1..))]
     max_message_size: Option<i64>,
     /// Requests one client connection may have outstanding; more get the
