@@ -143,6 +143,16 @@ fn bind(socket: &zmq::Socket, endpoint: &str) -> Result<String, BrokerError> {
         .unwrap_or_else(|_| endpoint.to_owned()))
 }
 
+/// The ROUTER of `side`; the frontend's when there is none (one socket
+/// for both roles).
+fn socket_mut(sockets: &mut [Bound], side: Side) -> &mut zmq::Socket {
+    let i = sockets
+        .iter()
+        .position(|b| b.role == Role::Router(side))
+        .unwrap_or(0);
+    &mut sockets[i].socket
+}
+
 impl Broker {
     /// Binds the clients' (`frontend`) and workers' (`backend`) sockets.
     pub fn bind(
@@ -375,13 +385,6 @@ impl Broker {
         Ok(())
     }
 
-    fn socket(&self, side: Side) -> &zmq::Socket {
-        self.sockets
-            .iter()
-            .find(|b| b.role == Role::Router(side))
-            .map_or(&self.sockets[0].socket, |b| &b.socket)
-    }
-
     /// Handles up to `BATCH` messages waiting on socket `index`; returns
     /// how many there were.
     fn drain(&mut self, now: Instant, index: usize) -> Result<usize, BrokerError> {
@@ -417,7 +420,8 @@ impl Broker {
 
     fn flush(&mut self, now: Instant) -> Result<(), BrokerError> {
         while let Some(Output { side, frames: out }) = self.core.poll_output() {
-            match frames::send(self.socket(side), &out, 0) {
+            let socket = socket_mut(&mut self.sockets, side);
+            match frames::send_shared(socket, &out, 0) {
                 Ok(()) => {}
                 Err(zmq::Error::EHOSTUNREACH) | Err(zmq::Error::EAGAIN) => {
                     self.core.handle_undeliverable(now, side, &out);

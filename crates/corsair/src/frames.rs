@@ -74,15 +74,44 @@ fn to_bytes(msg: zmq::Message) -> Bytes {
 pub fn send(socket: &zmq::Socket, frames: &[Bytes], flags: i32) -> zmq::Result<()> {
     let last = frames.len().saturating_sub(1);
     for (i, f) in frames.iter().enumerate() {
-        let more = if i < last { zmq::SNDMORE } else { 0 };
-        loop {
-            match socket.send(f.as_ref(), flags | more) {
-                Err(zmq::Error::EINTR) => continue,
-                other => break other?,
-            }
+        send_copy(socket, f, flags | more(i, last))?;
+    }
+    Ok(())
+}
+
+/// Frames at least this long are handed to libzmq without a copy.
+pub const SHARED_MIN: usize = 1024;
+
+/// [`send`], except that frames of [`SHARED_MIN`] bytes or more are not
+/// copied: libzmq holds a reference to the `Bytes` until it has written
+/// it (what the broker does with bodies, which it passes on unchanged).
+pub fn send_shared(socket: &mut zmq::Socket, frames: &[Bytes], flags: i32) -> zmq::Result<()> {
+    let last = frames.len().saturating_sub(1);
+    for (i, f) in frames.iter().enumerate() {
+        if f.len() >= SHARED_MIN {
+            corsair_libzmq::send_shared(socket, f.clone(), flags | more(i, last))?;
+        } else {
+            send_copy(socket, f, flags | more(i, last))?;
         }
     }
     Ok(())
+}
+
+fn more(i: usize, last: usize) -> i32 {
+    if i < last {
+        zmq::SNDMORE
+    } else {
+        0
+    }
+}
+
+fn send_copy(socket: &zmq::Socket, frame: &[u8], flags: i32) -> zmq::Result<()> {
+    loop {
+        match socket.send(frame, flags) {
+            Err(zmq::Error::EINTR) => continue,
+            other => return other,
+        }
+    }
 }
 
 /// `zmq::poll` that treats an interrupting signal as "nothing ready", so

@@ -10,6 +10,9 @@
 //! assert!(zmq::has("curve").unwrap_or(false));
 //! ```
 
+mod shared;
+pub use shared::send_shared;
+
 /// The libzmq version this crate builds, as `(major, minor, patch)`.
 pub const LIBZMQ_VERSION: (i32, i32, i32) = (4, 3, 5);
 
