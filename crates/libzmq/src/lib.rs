@@ -1,5 +1,7 @@
 //! Builds libzmq 4.3.5 with libsodium (CURVE) and the draft API, links
-//! it, and sets the one socket option the `zmq` crate has no setter for.
+//! it, and offers the few libzmq calls the `zmq` crate lacks: the I/O
+//! batch sizes, the public half of a CURVE secret key, and sending a
+//! `Bytes` frame without copying it ([`send_shared`]).
 //!
 //! Every binary that uses the `zmq` crate must depend on this crate and
 //! name it once (`use corsair_libzmq as _;`) so that the static libzmq is
