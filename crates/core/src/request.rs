@@ -215,6 +215,13 @@ impl Requests {
         self.slot(id)?.request.as_ref()
     }
 
+    /// True when `id` is outstanding and still queued since `epoch`: a
+    /// queue entry or wait deadline made then still applies.
+    pub fn is_queued_at(&self, id: RequestId, epoch: u64) -> bool {
+        self.get(id)
+            .is_some_and(|r| r.state == RequestState::Queued { epoch })
+    }
+
     /// The request, to change, if still outstanding.
     pub fn get_mut(&mut self, id: RequestId) -> Option<&mut Request> {
         self.slot_mut(id)?.request.as_mut()

@@ -72,7 +72,7 @@ impl Broker {
         // Only a request still waiting needs a wait deadline: most find
         // an idle worker at once, and a deadline nobody needs would sit
         // in the queue for the whole wait limit.
-        if matches!(self.requests.get(id), Some(r) if r.state == RequestState::Queued { epoch }) {
+        if self.requests.is_queued_at(id, epoch) {
             self.schedule_wait(now, id, epoch);
         }
     }
@@ -116,9 +116,8 @@ impl Broker {
                 break;
             };
             let requests = &self.requests;
-            let Some((id, _)) = service.pop_request(|id, epoch| {
-                matches!(requests.get(id), Some(r) if r.state == RequestState::Queued { epoch })
-            }) else {
+            let Some((id, _)) = service.pop_request(|id, epoch| requests.is_queued_at(id, epoch))
+            else {
                 let epoch = self.workers.get(&worker).map_or(0, |w| w.idle_epoch);
                 service.unpop_idle(worker, epoch);
                 break;
@@ -367,9 +366,7 @@ impl Broker {
     }
 
     pub(super) fn wait_expired(&mut self, id: RequestId, epoch: u64) {
-        let waiting =
-            matches!(self.requests.get(id), Some(r) if r.state == RequestState::Queued { epoch });
-        if !waiting {
+        if !self.requests.is_queued_at(id, epoch) {
             return;
         }
         let req = self.end_request(id).expect("checked above");
