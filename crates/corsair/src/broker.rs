@@ -242,7 +242,7 @@ impl Broker {
         }
         let oversize = match security.max_message_size {
             Some(_) => {
-                let watched: Vec<_> = made.iter().map(|(_, s, ep)| (s, *ep)).collect();
+                let watched: Vec<_> = made.iter().map(|(_, s, _)| s).collect();
                 Some(OversizeMonitor::start(ctx, &watched)?)
             }
             None => None,

@@ -28,11 +28,11 @@ pub struct OversizeMonitor {
 }
 
 impl OversizeMonitor {
-    /// Starts monitoring `sockets` (each with the endpoint to name in the
-    /// log). Monitor before binding, so no connection is missed.
-    pub fn start(ctx: &zmq::Context, sockets: &[(&zmq::Socket, &str)]) -> zmq::Result<Self> {
+    /// Starts monitoring `sockets`. Monitor before binding, so no
+    /// connection is missed.
+    pub fn start(ctx: &zmq::Context, sockets: &[&zmq::Socket]) -> zmq::Result<Self> {
         let mut watched = Vec::with_capacity(sockets.len());
-        for (socket, endpoint) in sockets {
+        for socket in sockets {
             let address = format!(
                 "inproc://corsair-oversize-{}-{}",
                 std::process::id(),
@@ -45,7 +45,7 @@ impl OversizeMonitor {
             let pair = ctx.socket(zmq::PAIR)?;
             pair.set_linger(0)?;
             pair.connect(&address)?;
-            watched.push((pair, (*endpoint).to_owned()));
+            watched.push(pair);
         }
         let stop = Arc::new(AtomicBool::new(false));
         let refused = Arc::new(AtomicU64::new(0));
@@ -78,10 +78,10 @@ impl Drop for OversizeMonitor {
     }
 }
 
-fn watch(watched: &[(zmq::Socket, String)], stop: &AtomicBool, refused: &AtomicU64) {
+fn watch(watched: &[zmq::Socket], stop: &AtomicBool, refused: &AtomicU64) {
     let mut items: Vec<_> = watched
         .iter()
-        .map(|(pair, _)| pair.as_poll_item(zmq::POLLIN))
+        .map(|pair| pair.as_poll_item(zmq::POLLIN))
         .collect();
     while !stop.load(Ordering::Relaxed) {
         match zmq::poll(&mut items, STOP_POLL_MS) {
@@ -93,18 +93,18 @@ fn watch(watched: &[(zmq::Socket, String)], stop: &AtomicBool, refused: &AtomicU
                 return;
             }
         }
-        for (item, (pair, endpoint)) in items.iter().zip(watched) {
+        for (item, pair) in items.iter().zip(watched) {
             if !item.is_readable() {
                 continue;
             }
             while let Ok(event) = pair.recv_multipart(zmq::DONTWAIT) {
                 if is_oversize(&event) {
                     refused.fetch_add(1, Ordering::Relaxed);
-                    // The event names the endpoint as bound (port
-                    // resolved), where `endpoint` is as asked for.
-                    let bound = event.get(1).map(|e| String::from_utf8_lossy(e));
+                    // The event's second frame names the endpoint as
+                    // bound (port resolved).
+                    let endpoint = event.get(1).map(|e| String::from_utf8_lossy(e));
                     warn!(
-                        endpoint = %bound.as_deref().unwrap_or(endpoint),
+                        endpoint = %endpoint.as_deref().unwrap_or("?"),
                         "message over the size limit: connection dropped, message discarded"
                     );
                 }
@@ -166,7 +166,7 @@ mod tests {
         let router = ctx.socket(zmq::ROUTER).unwrap();
         router.set_linger(0).unwrap();
         router.set_maxmsgsize(100).unwrap();
-        let monitor = OversizeMonitor::start(&ctx, &[(&router, "test")]).unwrap();
+        let monitor = OversizeMonitor::start(&ctx, &[&router]).unwrap();
         router.bind("tcp://127.0.0.1:0").unwrap();
         let endpoint = router.get_last_endpoint().unwrap().unwrap();
 
