@@ -59,6 +59,7 @@ pub mod broker;
 pub mod client;
 pub mod daemon;
 pub mod duration;
+mod engine;
 pub mod frames;
 pub mod oversize;
 pub mod patterns;
@@ -67,7 +68,7 @@ pub mod shutdown;
 pub mod worker;
 
 pub use async_client::{AsyncClient, Event};
-pub use broker::{Broker, BrokerEndpoints, BrokerError, BrokerSecurity};
+pub use broker::{Broker, BrokerEndpoints, BrokerError, BrokerSecurity, Engine};
 pub use bytes::Bytes;
 pub use client::{Client, ClientError};
 pub use corsair_core as core;

@@ -6,7 +6,7 @@
 //! malformed input gives a [`DecodeError`] that says what is wrong.
 //!
 //! # Layout
-//! - [`error`] — [`DecodeError`], the one error of this crate.
+//! - [`error`] — [`DecodeError`], the error of the dialect decoders.
 //! - [`envelope`] — the `envelope… "" body…` shape shared by plain (Lazy
 //!   Pirate) clients and Pirate workers.
 //! - [`pirate`] — the Simple Pirate (REQ) and Paranoid Pirate (6/PPP,
@@ -16,6 +16,8 @@
 //! - [`dialect`] — all of them at once: [`Inbound::decode`] reads
 //!   whatever arrives on a broker socket; [`ReturnPath`] and
 //!   [`WorkerDialect`] frame the broker's answers.
+//! - [`zmtp`] — ZMTP 3.x itself (greeting, frames, READY/PING/PONG), for
+//!   the broker's native engine, which speaks it without libzmq.
 //!
 //! # Example
 //! ```
@@ -38,6 +40,7 @@ pub mod envelope;
 pub mod error;
 pub mod mdp;
 pub mod pirate;
+pub mod zmtp;
 
 pub use bytes::Bytes;
 pub use dialect::{Bare, ClientDialect, Inbound, ReturnPath, WorkerDialect, WorkerMessage};

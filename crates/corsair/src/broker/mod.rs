@@ -1,37 +1,42 @@
 //! The broker process: two ROUTER sockets (or one serving both roles)
 //! driven by the core broker.
 //!
-//! The loop polls both sockets until the core's next deadline, feeds
+//! The loop waits on the sockets until the core's next deadline, feeds
 //! what arrived into [`corsair_core::Broker`], lets it handle its
-//! deadlines, and sends what it produced. `router_mandatory` is on, so a
-//! message to a peer that has gone away fails at once and the core hears
-//! of it (the worker is forgotten and its attempt fails over).
+//! deadlines, and sends what it produced. A message to a peer that has
+//! gone away fails at once and the core hears of it (the worker is
+//! forgotten and its attempt fails over).
+//!
+//! The sockets are served by corsair's native ZMTP engine (plain TCP and
+//! IPC) or by libzmq (CURVE, `inproc://`); see [`Engine`].
+//!
+//! # Layout
+//! - `io` — the loop's view of its sockets, whichever engine serves them.
+//! - `zmq_io` — the sockets as libzmq sockets.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use corsair_core::{Broker as Core, BrokerConfig, Output, Side, Stats};
 use thiserror::Error;
 use tracing::{info, warn};
 
-use crate::frames;
+mod io;
+mod zmq_io;
+
+use crate::engine::endpoint::{self, Addr};
+use crate::engine::Native;
 use crate::oversize::OversizeMonitor;
 use crate::security::{CurveServer, Domain, ZapHandler};
 use crate::shutdown::{poll_ms, Shutdown};
+use io::{Io, Received, Role, SendError};
+use zmq_io::ZmqIo;
 
 /// How long a closing socket may spend flushing what is queued.
 pub const LINGER: Duration = Duration::from_millis(500);
-/// How long a send may block on a full peer queue before the message
-/// counts as undeliverable.
-const SEND_TIMEOUT: Duration = Duration::from_millis(1000);
 /// How long a shutdown waits for attempts in flight, unless set.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
-/// Bytes libzmq reads from and writes to one connection per system call
-/// on the broker's ROUTER sockets (libzmq's default: 8192).
-const IO_BATCH_BYTES: i32 = 64 * 1024;
-/// Messages taken from one socket before looking at the other, so that
-/// neither side can starve the other.
+/// Messages handled before what they produced is written out.
 const BATCH: usize = 256;
 
 /// Why the broker could not start or stopped.
@@ -43,12 +48,33 @@ pub enum BrokerError {
     Bind {
         /// The endpoint given.
         endpoint: String,
-        /// libzmq's reason.
-        source: zmq::Error,
+        /// The system's or libzmq's reason.
+        source: std::io::Error,
     },
     /// A socket failed.
     #[error("socket error: {0}")]
     Socket(#[from] zmq::Error),
+    /// The native engine's event loop failed.
+    #[error("event loop error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The native engine was asked for where it cannot serve.
+    #[error("the native engine cannot serve this broker: {0}")]
+    Engine(String),
+}
+
+/// Which engine serves the broker's sockets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// Native where it can serve (plain TCP and IPC endpoints, no
+    /// CURVE), libzmq otherwise.
+    #[default]
+    Auto,
+    /// corsair's own ZMTP 3.x engine on the broker thread: no handover to
+    /// an I/O thread, many messages per system call. Refuses ZMTP 1.0/2.0
+    /// peers (libzmq 3.x and older).
+    Native,
+    /// libzmq's sockets.
+    Libzmq,
 }
 
 /// The endpoints a broker binds.
@@ -64,33 +90,15 @@ pub struct BrokerEndpoints {
     pub fetch: Option<(String, String)>,
 }
 
-/// A bound socket, for polling: what it is and the socket.
-struct Bound {
-    role: Role,
-    socket: zmq::Socket,
-    endpoint: String,
-    /// The last sender's identity (see [`frames::recv_routed`]).
-    last_sender: Bytes,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    /// A ROUTER on this side of the core broker.
-    Router(Side),
-    /// The PULL socket of fetch workers' answers.
-    Answers,
-}
-
 /// A running broker's sockets and state.
 pub struct Broker {
-    /// The frontend first; then whichever of backend, fetch and answers
-    /// were asked for.
-    sockets: Vec<Bound>,
+    io: Io,
+    /// Each socket's role and endpoint as bound: the frontend first,
+    /// then whichever of backend, fetch and answers were asked for.
+    endpoints: Vec<(Role, String)>,
     core: Core,
     /// The ZAP handler, with CURVE.
     zap: Option<ZapHandler>,
-    /// Counts oversize refusals, with a size limit.
-    oversize: Option<OversizeMonitor>,
     /// How long a shutdown waits for attempts in flight.
     grace: Duration,
 }
@@ -108,7 +116,7 @@ pub struct BrokerSecurity {
 }
 
 impl BrokerSecurity {
-    fn apply(&self, socket: &zmq::Socket, domain: Domain) -> zmq::Result<()> {
+    pub(crate) fn apply(&self, socket: &zmq::Socket, domain: Domain) -> zmq::Result<()> {
         if let Some(curve) = &self.curve {
             curve.apply(socket, domain)?;
         }
@@ -117,40 +125,6 @@ impl BrokerSecurity {
         }
         Ok(())
     }
-}
-
-fn router(
-    ctx: &zmq::Context,
-    security: &BrokerSecurity,
-    domain: Domain,
-) -> Result<zmq::Socket, BrokerError> {
-    let mut socket = ctx.socket(zmq::ROUTER)?;
-    socket.set_router_mandatory(true)?;
-    corsair_libzmq::set_batch_size(&mut socket, IO_BATCH_BYTES)?;
-    security.apply(&socket, domain)?;
-    Ok(socket)
-}
-
-fn bind(socket: &zmq::Socket, endpoint: &str) -> Result<String, BrokerError> {
-    socket.set_linger(LINGER.as_millis() as i32)?;
-    socket.set_sndtimeo(SEND_TIMEOUT.as_millis() as i32)?;
-    socket.bind(endpoint).map_err(|source| BrokerError::Bind {
-        endpoint: endpoint.to_owned(),
-        source,
-    })?;
-    Ok(socket
-        .get_last_endpoint()?
-        .unwrap_or_else(|_| endpoint.to_owned()))
-}
-
-/// The ROUTER of `side`; the frontend's when there is none (one socket
-/// for both roles).
-fn socket_mut(sockets: &mut [Bound], side: Side) -> &mut zmq::Socket {
-    let i = sockets
-        .iter()
-        .position(|b| b.role == Role::Router(side))
-        .unwrap_or(0);
-    &mut sockets[i].socket
 }
 
 impl Broker {
@@ -207,76 +181,111 @@ impl Broker {
         config: BrokerConfig,
         security: &BrokerSecurity,
     ) -> Result<Self, BrokerError> {
-        let zap = match &security.curve {
-            Some(curve) => Some(ZapHandler::start(ctx, curve.clone())?),
-            None => None,
-        };
+        Self::bind_with(ctx, endpoints, config, security, Engine::Auto)
+    }
+
+    /// [`Broker::bind_secured`] on the engine asked for.
+    /// [`Engine::Native`] fails with [`BrokerError::Engine`] where it
+    /// cannot serve (CURVE, or an endpoint it cannot bind itself).
+    pub fn bind_with(
+        ctx: &zmq::Context,
+        endpoints: &BrokerEndpoints,
+        config: BrokerConfig,
+        security: &BrokerSecurity,
+        engine: Engine,
+    ) -> Result<Self, BrokerError> {
         let front_domain = if endpoints.backend.is_none() && endpoints.fetch.is_none() {
             Domain::Both
         } else {
             Domain::Clients
         };
-        // Made first, bound once the oversize monitor watches them.
-        let mut made: Vec<(Role, zmq::Socket, &str)> = Vec::with_capacity(4);
-        made.push((
+        let mut wanted: Vec<(Role, &str, Domain)> = vec![(
             Role::Router(Side::Frontend),
-            router(ctx, security, front_domain)?,
             &endpoints.frontend,
-        ));
+            front_domain,
+        )];
         if let Some(ep) = &endpoints.backend {
-            made.push((
-                Role::Router(Side::Backend),
-                router(ctx, security, Domain::Workers)?,
-                ep,
-            ));
+            wanted.push((Role::Router(Side::Backend), ep, Domain::Workers));
         }
         if let Some((workers, answers)) = &endpoints.fetch {
-            made.push((
-                Role::Router(Side::Fetch),
-                router(ctx, security, Domain::Workers)?,
-                workers,
-            ));
-            let pull = ctx.socket(zmq::PULL)?;
-            security.apply(&pull, Domain::Workers)?;
-            made.push((Role::Answers, pull, answers));
+            wanted.push((Role::Router(Side::Fetch), workers, Domain::Workers));
+            wanted.push((Role::Answers, answers, Domain::Workers));
         }
-        let oversize = match security.max_message_size {
-            Some(_) => {
-                let watched: Vec<_> = made.iter().map(|(_, s, _)| s).collect();
-                Some(OversizeMonitor::start(ctx, &watched)?)
+        let native = match native_addrs(&wanted, security) {
+            Ok(addrs) if engine != Engine::Libzmq => Some(addrs),
+            Err(why) if engine == Engine::Native => return Err(BrokerError::Engine(why)),
+            Err(why) => {
+                if engine == Engine::Auto {
+                    info!(reason = %why, "broker served by libzmq");
+                }
+                None
             }
-            None => None,
+            Ok(_) => None,
         };
-        let mut sockets = Vec::with_capacity(made.len());
-        for (role, socket, requested) in made {
-            let endpoint = bind(&socket, requested)?;
-            info!(?role, %endpoint, "broker bound");
-            sockets.push(Bound {
-                role,
-                socket,
-                endpoint,
-                last_sender: Bytes::new(),
-            });
+        let (io, zap) = match native {
+            Some(addrs) => {
+                let limit = security
+                    .max_message_size
+                    .and_then(|m| u64::try_from(m).ok());
+                let native = Native::bind(&addrs, limit).map_err(|source| BrokerError::Bind {
+                    endpoint: wanted.iter().map(|w| w.1).collect::<Vec<_>>().join(" "),
+                    source,
+                })?;
+                let roles = wanted.iter().map(|w| w.0).collect();
+                (Io::Native(Box::new(native), roles), None)
+            }
+            None => {
+                let zap = match &security.curve {
+                    Some(curve) => Some(ZapHandler::start(ctx, curve.clone())?),
+                    None => None,
+                };
+                (Io::Libzmq(ZmqIo::bind(ctx, &wanted, security)?), zap)
+            }
+        };
+        let bound: Vec<(Role, String)> = match &io {
+            Io::Libzmq(z) => z.endpoints(),
+            Io::Native(n, roles) => roles
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| (r, n.endpoint(i).to_owned()))
+                .collect(),
+        };
+        let engine = if matches!(io, Io::Native(..)) {
+            "native"
+        } else {
+            "libzmq"
+        };
+        for (role, endpoint) in &bound {
+            info!(?role, %endpoint, engine, "broker bound");
         }
         Ok(Broker {
-            sockets,
+            io,
+            endpoints: bound,
             core: Core::new(config, Instant::now()),
             zap,
-            oversize,
             grace: DEFAULT_GRACE,
         })
     }
 
+    /// Which engine serves the sockets: [`Engine::Native`] or
+    /// [`Engine::Libzmq`].
+    pub fn engine(&self) -> Engine {
+        match self.io {
+            Io::Native(..) => Engine::Native,
+            Io::Libzmq(_) => Engine::Libzmq,
+        }
+    }
+
     fn endpoint(&self, role: Role) -> Option<&str> {
-        self.sockets
+        self.endpoints
             .iter()
-            .find(|b| b.role == role)
-            .map(|b| b.endpoint.as_str())
+            .find(|(r, _)| *r == role)
+            .map(|(_, e)| e.as_str())
     }
 
     /// The clients' endpoint as bound (a `:0` port resolved).
     pub fn frontend_endpoint(&self) -> &str {
-        &self.sockets[0].endpoint
+        &self.endpoints[0].1
     }
 
     /// The workers' endpoint as bound (a `:0` port resolved); the one
@@ -316,7 +325,21 @@ impl Broker {
     /// limit (zero without one). Counted on Linux, where corsair's libzmq
     /// reports them.
     pub fn oversize_refused(&self) -> u64 {
-        self.oversize.as_ref().map_or(0, OversizeMonitor::refused)
+        match &self.io {
+            Io::Native(n, _) => n.counts().oversized,
+            Io::Libzmq(z) => z.oversize.as_ref().map_or(0, OversizeMonitor::refused),
+        }
+    }
+
+    /// Connections the native engine dropped for breaking ZMTP: a bad
+    /// or old greeting, another security mechanism, an incompatible
+    /// socket type, a taken identity, no handshake in time (zero with
+    /// libzmq, which drops them without telling).
+    pub fn wire_refused(&self) -> u64 {
+        match &self.io {
+            Io::Native(n, _) => n.counts().refused,
+            Io::Libzmq(_) => 0,
+        }
     }
 
     /// How long a shutdown waits for attempts in flight (default 5 s).
@@ -351,87 +374,64 @@ impl Broker {
 
     /// The serving loop, until `done` says so.
     fn serve(&mut self, done: impl Fn(&Self) -> bool) -> Result<(), BrokerError> {
-        let mut ready = vec![true; self.sockets.len()];
         while !done(self) {
             let now = Instant::now();
-            // Workers first, so replies and readiness are known before
-            // new requests are placed.
-            let mut busy = false;
-            for i in (0..self.sockets.len()).rev() {
-                if ready[i] {
-                    busy |= self.drain(now, i)? > 0;
+            let mut handled = 0;
+            while handled < BATCH {
+                match self.io.recv()? {
+                    Some(Received::Routed(side, identity, msg)) => {
+                        self.core.handle_message(now, side, identity, msg);
+                    }
+                    Some(Received::Answer(msg)) => self.core.handle_answer(now, msg),
+                    None => break,
                 }
+                handled += 1;
             }
             self.core.handle_timeout(now);
             self.flush(now)?;
-            if busy {
-                // Under load, read on without a poll system call: every
-                // socket is tried again, and the poll comes once all are
-                // empty.
-                ready.fill(true);
+            if handled > 0 {
+                // Under load, read on without waiting: the wait comes
+                // once every socket is empty.
                 continue;
             }
             let timeout = poll_ms(Instant::now(), self.core.poll_timeout());
-            let mut items: Vec<_> = self
-                .sockets
-                .iter()
-                .map(|b| b.socket.as_poll_item(zmq::POLLIN))
-                .collect();
-            frames::poll(&mut items, timeout)?;
-            for (r, item) in ready.iter_mut().zip(&items) {
-                *r = item.is_readable();
-            }
+            self.io.wait(timeout)?;
         }
         Ok(())
     }
 
-    /// Handles up to `BATCH` messages waiting on socket `index`; returns
-    /// how many there were.
-    fn drain(&mut self, now: Instant, index: usize) -> Result<usize, BrokerError> {
-        let role = self.sockets[index].role;
-        let mut handled = 0;
-        for _ in 0..BATCH {
-            let bound = &mut self.sockets[index];
-            let received = match role {
-                Role::Answers => frames::recv(&bound.socket, zmq::DONTWAIT).map(|msg| {
-                    self.core.handle_answer(now, msg);
-                }),
-                Role::Router(side) => {
-                    frames::recv_routed(&bound.socket, zmq::DONTWAIT, &mut bound.last_sender).map(
-                        |msg| {
-                            if let Some((identity, msg)) = msg {
-                                self.core.handle_message(now, side, identity, msg);
-                            }
-                        },
-                    )
-                }
-            };
-            match received {
-                Ok(()) => {}
-                Err(zmq::Error::EAGAIN) => break,
-                Err(e) => return Err(e.into()),
-            }
-            handled += 1;
-            // Send as we go so replies do not wait for the whole batch.
-            self.flush(now)?;
-        }
-        Ok(handled)
-    }
-
+    /// Sends what the core produced and writes it out.
     fn flush(&mut self, now: Instant) -> Result<(), BrokerError> {
         while let Some(Output { side, frames: out }) = self.core.poll_output() {
-            let socket = socket_mut(&mut self.sockets, side);
-            match frames::send_shared(socket, &out, 0) {
+            match self.io.send(side, &out) {
                 Ok(()) => {}
-                Err(zmq::Error::EHOSTUNREACH) | Err(zmq::Error::EAGAIN) => {
-                    self.core.handle_undeliverable(now, side, &out);
-                }
-                Err(e) => {
-                    warn!(error = %e, ?side, "send failed");
+                Err(SendError::Undeliverable) => self.core.handle_undeliverable(now, side, &out),
+                Err(SendError::Failed(error)) => {
+                    warn!(%error, ?side, "send failed");
                     self.core.handle_undeliverable(now, side, &out);
                 }
             }
         }
+        self.io.flush();
         Ok(())
     }
+}
+
+/// The native engine's addresses for every socket wanted, or why it
+/// cannot serve them.
+fn native_addrs(
+    wanted: &[(Role, &str, Domain)],
+    security: &BrokerSecurity,
+) -> Result<Vec<(&'static str, Addr)>, String> {
+    if security.curve.is_some() {
+        return Err("CURVE is served by libzmq".into());
+    }
+    wanted
+        .iter()
+        .map(|&(role, endpoint, _)| {
+            endpoint::parse(endpoint)
+                .map(|addr| (role.socket_type(), addr))
+                .ok_or_else(|| format!("{endpoint} is served by libzmq"))
+        })
+        .collect()
 }
