@@ -202,8 +202,24 @@ fn unknown_keys_plain_text_peers_and_client_keys_on_the_worker_socket_are_refuse
 
 #[test]
 fn oversized_messages_lose_their_connection_and_requests_over_the_client_limit_fail_at_once() {
+    limits("native");
+}
+
+#[test]
+fn the_same_limits_hold_on_the_libzmq_engine() {
+    limits("libzmq");
+}
+
+fn limits(engine: &str) {
     let _bomb = time_bomb("limits", Duration::from_secs(90));
-    let mut broker = start_broker(&["--max-message-size", "1000", "--max-client-requests", "2"]);
+    let mut broker = start_broker(&[
+        "--max-message-size",
+        "1000",
+        "--max-client-requests",
+        "2",
+        "--engine",
+        engine,
+    ]);
     let ctx = zmq::Context::new();
     let dealer = |ctx: &zmq::Context| {
         let s = ctx.socket(zmq::DEALER).unwrap();
@@ -230,7 +246,7 @@ fn oversized_messages_lose_their_connection_and_requests_over_the_client_limit_f
     }
     answers.sort();
     assert_eq!(answers, [b"a".to_vec(), b"b".to_vec()]);
-    // Over the message size: libzmq drops the connection; no reply,
+    // Over the message size: the engine drops the connection; no reply,
     // nothing reaches the worker, and the broker counts it.
     let big = dealer(&ctx);
     big.send_multipart([vec![], vec![b'x'; 5000]], 0).unwrap();

@@ -16,7 +16,7 @@ use corsair::core::{BrokerConfig, HeartbeatConfig};
 use std::path::PathBuf;
 
 use corsair::security::{AllowList, CurveServer, KeyPair};
-use corsair::{Broker, BrokerEndpoints, BrokerSecurity, Bytes};
+use corsair::{Broker, BrokerEndpoints, BrokerSecurity, Bytes, Engine};
 
 use crate::args;
 
@@ -43,6 +43,12 @@ pub struct BrokerArgs {
     /// every client dialect; Pirate workers need --backend).
     #[arg(long, value_name = "EP", conflicts_with_all = ["frontend", "backend", "endpoints"])]
     bind: Option<String>,
+    /// Who speaks ZMTP on the broker's sockets: `native` (corsair's own
+    /// engine on the broker thread: plain TCP and IPC, ZMTP 3.x peers),
+    /// `libzmq`, or `auto` (native unless CURVE or an endpoint needs
+    /// libzmq).
+    #[arg(long, default_value = "auto", value_name = "ENGINE", value_parser = engine)]
+    engine: Engine,
     /// Attempts per request before the client gets the failure reply
     /// [default: 3; classic form: unlimited].
     #[arg(short = 't', long = "max-attempts", visible_alias = "tries", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -190,13 +196,22 @@ impl BrokerArgs {
     }
 }
 
+fn engine(s: &str) -> Result<Engine, String> {
+    match s {
+        "auto" => Ok(Engine::Auto),
+        "native" => Ok(Engine::Native),
+        "libzmq" => Ok(Engine::Libzmq),
+        _ => Err("expected auto, native or libzmq".into()),
+    }
+}
+
 /// Runs the broker until Ctrl-C or SIGTERM.
 pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
     let shutdown = crate::signals::shutdown_on_signals()?;
     let ctx = corsair::zmq::Context::new();
     let endpoints = args.endpoints();
     let security = args.security()?;
-    let mut broker = Broker::bind_secured(&ctx, &endpoints, args.config(), &security)
+    let mut broker = Broker::bind_with(&ctx, &endpoints, args.config(), &security, args.engine)
         .context("cannot start the broker")?;
     broker.set_grace(args.grace);
     let mut line = format!("corsair broker: clients on {}", broker.frontend_endpoint());
@@ -214,6 +229,13 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
         line += &format!(", fetch workers on {fetch}, answers on {answers}");
     }
     eprintln!("{line}");
+    eprintln!(
+        "corsair broker: sockets served by {}",
+        match broker.engine() {
+            Engine::Libzmq => "libzmq",
+            _ => "the native ZMTP engine",
+        }
+    );
     if let Some(curve) = &security.curve {
         let count =
             |l: &Option<AllowList>| l.as_ref().map_or("any".into(), |l| l.len().to_string());
@@ -227,9 +249,10 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
     let stats = broker.run(&shutdown)?;
     let (admitted, refused) = broker.auth_counts();
     let oversized = broker.oversize_refused();
+    let wire = broker.wire_refused();
     eprintln!(
         "corsair broker: stopped; {stats:?}; connections admitted {admitted}, refused {refused}; \
-         oversized messages refused {oversized}"
+         oversized messages refused {oversized}; connections breaking ZMTP refused {wire}"
     );
     Ok(())
 }

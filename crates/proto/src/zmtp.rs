@@ -26,8 +26,8 @@ pub enum WireError {
     /// The first bytes are not a ZMTP 3 greeting's signature.
     #[error("not a ZMTP peer (bad greeting signature)")]
     NotZmtp,
-    /// A ZMTP 1.0 / 2.0 peer (libzmq 3.x and older).
-    #[error("ZMTP {0}.x peer: the native engine speaks ZMTP 3.0 and later (use --engine libzmq)")]
+    /// A ZMTP 2.0 peer (libzmq 3.x and older): the version byte it sent.
+    #[error("old ZMTP peer (version byte {0}: ZMTP 2.0, libzmq 3.x or older); the native engine speaks ZMTP 3.0 and later (use --engine libzmq)")]
     OldVersion(u8),
     /// A security mechanism other than NULL.
     #[error("security mechanism {0:?}: the native engine speaks NULL only")]
