@@ -181,7 +181,7 @@ impl Conn {
                         Bytes::copy_from_slice(body)
                     });
                     if !more {
-                        let frames = mem::replace(&mut self.partial, Vec::with_capacity(4));
+                        let frames = mem::replace(&mut self.partial, Vec::with_capacity(3));
                         events.push(Event::Message(frames));
                     }
                 }
