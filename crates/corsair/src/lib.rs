@@ -2,12 +2,14 @@
 //! request, a Lazy Pirate client and a heartbeating worker.
 //!
 //! The state machines live in `corsair-core` and know nothing of sockets;
-//! this crate wraps them in real libzmq sockets. libzmq 4.3.5 with CURVE
-//! is built and linked by `corsair-libzmq`, so depending on this crate is
-//! all a program needs.
+//! this crate wraps them in real libzmq sockets (and, for the broker's
+//! plain TCP and IPC sockets, its own ZMTP 3 engine: see [`Engine`]).
+//! libzmq 4.3.5 with CURVE is built and linked by `corsair-libzmq`, so
+//! depending on this crate is all a program needs.
 //!
 //! # Layout
 //! - [`broker`] — [`Broker`], two ROUTER sockets driven by the core broker.
+//! - `engine` — the broker's native ZMTP 3 engine (epoll, one thread).
 //! - [`client`] — [`Client`], the Lazy Pirate client over REQ (plain or
 //!   Majordomo 0.1).
 //! - [`async_client`] — [`AsyncClient`], Majordomo 0.2 over DEALER with
