@@ -93,6 +93,15 @@ impl Io {
         }
     }
 
+    /// Between busy rounds: the native engine takes in new events
+    /// without waiting (libzmq's sockets are all tried again anyway).
+    pub(super) fn poll_busy(&mut self) -> Result<(), BrokerError> {
+        match self {
+            Io::Libzmq(_) => Ok(()),
+            Io::Native(n, _) => Ok(n.wait(Duration::ZERO)?),
+        }
+    }
+
     /// Waits up to `timeout_ms` for input.
     pub(super) fn wait(&mut self, timeout_ms: i64) -> Result<(), BrokerError> {
         match self {

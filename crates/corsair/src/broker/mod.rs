@@ -391,7 +391,10 @@ impl Broker {
             self.flush(now)?;
             if handled > 0 {
                 // Under load, read on without waiting: the wait comes
-                // once every socket is empty.
+                // once every socket is empty. The native engine still
+                // looks for new events, so that a peer that always has
+                // more to read cannot keep the others waiting.
+                self.io.poll_busy()?;
                 continue;
             }
             let timeout = poll_ms(Instant::now(), self.core.poll_timeout());
