@@ -104,9 +104,9 @@ fn random_garbage_on_both_sockets_is_counted_and_the_broker_serves_on() {
 fn ten_thousand_workers_that_say_ready_and_vanish_cost_no_request_an_attempt() {
     let _bomb = time_bomb("vanishing workers", Duration::from_secs(120));
     let broker = start_broker(&[]);
-    let ctx = zmq::Context::new();
     // 20 rounds of 500 (a libzmq context holds at most 1023 sockets).
     for _ in 0..20 {
+        let ctx = zmq::Context::new();
         let batch: Vec<zmq::Socket> = (0..500)
             .map(|_| {
                 let s = dealer(&ctx, &broker.backend);
@@ -116,7 +116,11 @@ fn ten_thousand_workers_that_say_ready_and_vanish_cost_no_request_an_attempt() {
             .collect();
         // Each READY is on its way before the connection closes.
         std::thread::sleep(Duration::from_millis(300));
+        // Ending the context waits until every connection is closed: the
+        // workers have really vanished before the client comes (a worker
+        // that dies after taking a request does cost an attempt).
         drop(batch);
+        drop(ctx);
     }
     still_serves(&broker);
     let stats = broker.stop();

@@ -283,6 +283,7 @@ impl Requests {
     }
 
     /// Ends a request, returning it.
+    #[inline]
     pub fn remove(&mut self, id: RequestId) -> Option<Request> {
         let req = self.slot_mut(id)?.request.take()?;
         self.free.push((id.0 & 0xffff_ffff) as u32);

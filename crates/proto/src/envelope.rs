@@ -35,9 +35,11 @@ impl Enveloped {
             return Err(DecodeError::MissingBody);
         }
         // The body keeps the message's own allocation; only a non-empty
-        // envelope gets one of its own.
-        let envelope: Frames = frames.drain(..delimiter).collect();
-        frames.remove(0);
+        // envelope gets one of its own. One pass moves the body down.
+        let mut envelope = Vec::with_capacity(delimiter);
+        let mut front = frames.drain(..=delimiter);
+        envelope.extend(front.by_ref().take(delimiter));
+        drop(front);
         Ok(Enveloped {
             envelope,
             body: frames,

@@ -79,6 +79,7 @@ impl Broker {
 
     /// Removes a request that is ending (its reply or failure is about
     /// to be sent), keeping its client's count.
+    #[inline]
     pub(super) fn end_request(&mut self, id: RequestId) -> Option<crate::request::Request> {
         let req = self.requests.remove(id)?;
         if self.config.client_limit.is_some() {
