@@ -335,6 +335,9 @@ impl Native {
             }
         }
         self.parsed = events;
+        if self.conns[i].is_none() {
+            return; // already refused above
+        }
         if let Err(e) = result {
             if matches!(e, WireError::TooLarge { .. }) {
                 self.counts.oversized += 1;
