@@ -30,6 +30,15 @@ impl Role {
     }
 }
 
+/// Index of the ROUTER serving `side` among sockets of these roles: the
+/// first socket (the frontend) when `side` has none of its own.
+pub(super) fn socket_of(roles: impl IntoIterator<Item = Role>, side: Side) -> usize {
+    roles
+        .into_iter()
+        .position(|r| r == Role::Router(side))
+        .unwrap_or(0)
+}
+
 /// A message for the core.
 pub(super) enum Received {
     /// On a ROUTER: the side, the sender's identity and the frames after
@@ -74,15 +83,9 @@ impl Io {
     pub(super) fn send(&mut self, side: Side, frames: &[Bytes]) -> Result<(), SendError> {
         match self {
             Io::Libzmq(z) => z.send(side, frames),
-            Io::Native(n, roles) => {
-                let i = roles
-                    .iter()
-                    .position(|&r| r == Role::Router(side))
-                    .unwrap_or(0);
-                n.send(i, frames).map_err(|e| match e {
-                    Undeliverable::Unroutable | Undeliverable::Full => SendError::Undeliverable,
-                })
-            }
+            Io::Native(n, roles) => n
+                .send(socket_of(roles.iter().copied(), side), frames)
+                .map_err(|_: Undeliverable| SendError::Undeliverable),
         }
     }
 

@@ -109,9 +109,10 @@ pub struct BrokerSecurity {
     /// CURVE on every socket, with the allow-lists its ZAP handler
     /// enforces (`None`: plain text).
     pub curve: Option<CurveServer>,
-    /// Largest message frame (bytes) a peer may send; libzmq drops the
-    /// connection of a peer that sends a bigger one, and the broker logs
-    /// and counts it ([`Broker::oversize_refused`]; `None`: no limit).
+    /// Largest message frame (bytes) a peer may send; the engine drops
+    /// the connection of a peer that sends a bigger one, and the broker
+    /// logs and counts it ([`Broker::oversize_refused`]; `None`: no
+    /// limit).
     pub max_message_size: Option<i64>,
 }
 
@@ -250,21 +251,17 @@ impl Broker {
                 .map(|(i, &r)| (r, n.endpoint(i).to_owned()))
                 .collect(),
         };
-        let engine = if matches!(io, Io::Native(..)) {
-            "native"
-        } else {
-            "libzmq"
-        };
-        for (role, endpoint) in &bound {
-            info!(?role, %endpoint, engine, "broker bound");
-        }
-        Ok(Broker {
+        let broker = Broker {
             io,
             endpoints: bound,
             core: Core::new(config, Instant::now()),
             zap,
             grace: DEFAULT_GRACE,
-        })
+        };
+        for (role, endpoint) in &broker.endpoints {
+            info!(?role, %endpoint, engine = ?broker.engine(), "broker bound");
+        }
+        Ok(broker)
     }
 
     /// Which engine serves the sockets: [`Engine::Native`] or
@@ -321,9 +318,10 @@ impl Broker {
         })
     }
 
-    /// Connections libzmq dropped so far for a message over the size
-    /// limit (zero without one). Counted on Linux, where corsair's libzmq
-    /// reports them.
+    /// Connections dropped so far for a message over the size limit
+    /// (zero without one). The native engine counts them everywhere; on
+    /// libzmq they are counted on Linux, where corsair's libzmq reports
+    /// them.
     pub fn oversize_refused(&self) -> u64 {
         match &self.io {
             Io::Native(n, _) => n.counts().oversized,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use corsair_core::Side;
 
-use super::io::{Received, Role, SendError};
+use super::io::{socket_of, Received, Role, SendError};
 use super::{BrokerError, BrokerSecurity, LINGER};
 use crate::frames;
 use crate::oversize::OversizeMonitor;
@@ -165,11 +165,7 @@ impl ZmqIo {
 
     /// Sends `frames` (routing identity first) on the socket of `side`.
     pub(super) fn send(&mut self, side: Side, frames: &[Bytes]) -> Result<(), SendError> {
-        let i = self
-            .sockets
-            .iter()
-            .position(|b| b.role == Role::Router(side))
-            .unwrap_or(0);
+        let i = socket_of(self.sockets.iter().map(|b| b.role), side);
         match frames::send_shared(&mut self.sockets[i].socket, frames, 0) {
             Ok(()) => Ok(()),
             Err(zmq::Error::EHOSTUNREACH) | Err(zmq::Error::EAGAIN) => {

@@ -209,36 +209,28 @@ impl Native {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(e) => return Err(e),
         }
-        let tokens: Vec<(Token, bool, bool, bool)> = self
-            .events
-            .iter()
-            .map(|e| {
-                let hung_up = e.is_read_closed() || e.is_error();
-                (
-                    e.token(),
-                    e.is_readable() || hung_up,
-                    hung_up,
-                    e.is_writable(),
-                )
-            })
-            .collect();
-        for (token, readable, hung_up, writable) in tokens {
-            if token.0 >= LISTENER_BASE {
-                self.accept(token.0 - LISTENER_BASE);
+        // Taken out for the loop, which needs `self`; no allocation.
+        let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        for e in events.iter() {
+            let token = e.token().0;
+            if token >= LISTENER_BASE {
+                self.accept(token - LISTENER_BASE);
                 continue;
             }
+            let hung_up = e.is_read_closed() || e.is_error();
             if hung_up {
-                if let Some(conn) = self.conns[token.0].as_mut() {
+                if let Some(conn) = self.conns[token].as_mut() {
                     conn.hung_up = true;
                 }
             }
-            if writable {
-                self.write(token.0);
+            if e.is_writable() {
+                self.write(token);
             }
-            if readable {
-                self.readable.push_back(token.0);
+            if e.is_readable() || hung_up {
+                self.readable.push_back(token);
             }
         }
+        self.events = events;
         Ok(())
     }
 
