@@ -6,6 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+// Links the libzmq corsair builds, which the raw client here uses.
+use corsair as _;
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -132,4 +134,70 @@ fn sigterm_to_a_worker_finishes_its_request_says_disconnect_and_exits_0() {
     let stats = broker.stop();
     assert_eq!(stat(&stats, "workers_disconnected"), 1, "{stats}");
     assert_eq!(stat(&stats, "answered"), 1, "{stats}");
+}
+
+/// Replies the broker still holds for a client that reads slowly when it
+/// shuts down go out within the linger instead of being dropped, on both
+/// engines (the native one writes on the broker thread, where libzmq's
+/// own linger does not help).
+#[test]
+fn replies_queued_for_a_slow_reader_still_go_out_at_shutdown() {
+    let _bomb = time_bomb("shutdown with replies queued", 2 * LONG);
+    for engine in ["native", "libzmq"] {
+        replies_go_out_at_shutdown(engine);
+    }
+}
+
+fn replies_go_out_at_shutdown(engine: &str) {
+    const N: usize = 40;
+    const SIZE: usize = 256 * 1024;
+    let mut broker = start_broker(&["--engine", engine]);
+    let mut worker = Proc::spawn(
+        "worker",
+        corsair(&["worker", "--connect", &broker.backend, "--credit", "64"]),
+    );
+    worker.wait_for("worker ready", LONG);
+    broker.proc.wait_for("worker registered", LONG);
+
+    // A client that holds one message and a small kernel buffer: most of
+    // the 10 MB of replies must wait in the broker, more than the
+    // broker's socket buffer can take.
+    let ctx = zmq::Context::new();
+    let client = ctx.socket(zmq::DEALER).unwrap();
+    client.set_linger(0).unwrap();
+    client.set_rcvhwm(1).unwrap();
+    client.set_rcvbuf(4096).unwrap();
+    client.connect(&broker.frontend).unwrap();
+    let body = |i: usize| vec![i as u8; SIZE];
+    for i in 0..N {
+        client
+            .send_multipart([format!("t{i}").into_bytes(), vec![], body(i)], 0)
+            .unwrap();
+    }
+    // Every request is with the worker: none is still queued (and failed)
+    // when the shutdown begins, and the grace period waits for them.
+    worker.wait_for_count("request received", N, LONG);
+    broker.proc.signal("TERM");
+
+    let mut seen = [false; N];
+    for _ in 0..N {
+        assert!(
+            client.poll(zmq::POLLIN, 20_000).unwrap() > 0,
+            "{engine}: replies lost at shutdown: got {} of {N}",
+            seen.iter().filter(|s| **s).count()
+        );
+        let reply = client.recv_multipart(0).unwrap();
+        let i: usize = String::from_utf8_lossy(&reply[0])[1..].parse().unwrap();
+        assert!(!seen[i], "reply {i} twice");
+        seen[i] = true;
+        assert!(reply[2] == body(i), "reply {i} changed on the way");
+    }
+    let (code, lines) = broker.proc.wait(LONG);
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    let stats = lines
+        .iter()
+        .find(|l| l.contains("stopped;"))
+        .expect("broker prints its final stats");
+    assert_eq!(stat(stats, "answered"), N as u64, "{stats}");
+    assert_eq!(stat(stats, "shutdown_failed"), 0, "{stats}");
 }

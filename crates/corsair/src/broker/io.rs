@@ -96,6 +96,16 @@ impl Io {
         }
     }
 
+    /// At shutdown: writes out what is still queued for up to `limit`
+    /// (libzmq sockets do this themselves when closed, with their
+    /// linger); returns the bytes left unsent.
+    pub(super) fn linger(&mut self, limit: Duration) -> Result<usize, BrokerError> {
+        match self {
+            Io::Libzmq(_) => Ok(0),
+            Io::Native(n, _) => Ok(n.linger(limit)?),
+        }
+    }
+
     /// Between busy rounds: the native engine takes in new events
     /// without waiting (libzmq's sockets are all tried again anyway).
     pub(super) fn poll_busy(&mut self) -> Result<(), BrokerError> {

@@ -366,6 +366,14 @@ impl Broker {
         let now = Instant::now();
         self.core.finish(now);
         self.flush(now)?;
+        let unsent = self.io.linger(LINGER)?;
+        if unsent > 0 {
+            warn!(
+                bytes = unsent,
+                linger = ?LINGER,
+                "peers did not take everything within the linger: the rest is dropped"
+            );
+        }
         info!(stats = ?self.core.stats(), "broker stopped");
         Ok(self.core.stats().clone())
     }

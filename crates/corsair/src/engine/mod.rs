@@ -234,6 +234,35 @@ impl Native {
         Ok(())
     }
 
+    /// At shutdown: keeps writing what is queued for peers until all of
+    /// it is out or `limit` has passed, as libzmq's linger does; returns
+    /// the bytes still unsent (0: everything went out). Nothing more is
+    /// read.
+    pub(crate) fn linger(&mut self, limit: Duration) -> io::Result<usize> {
+        let deadline = Instant::now() + limit;
+        self.flush();
+        loop {
+            let unsent: usize = self.conns.iter().flatten().map(Conn::unsent).sum();
+            let now = Instant::now();
+            if unsent == 0 || now >= deadline {
+                return Ok(unsent);
+            }
+            match self.poll.poll(&mut self.events, Some(deadline - now)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+            for e in events.iter() {
+                let token = e.token().0;
+                if token < LISTENER_BASE && (e.is_writable() || e.is_error()) {
+                    self.write(token);
+                }
+            }
+            self.events = events;
+        }
+    }
+
     fn accept(&mut self, listener: usize) {
         loop {
             let (mut stream, peer) = match self.bound[listener].listener.accept() {
