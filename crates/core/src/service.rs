@@ -8,13 +8,13 @@
 
 use std::collections::VecDeque;
 
-use crate::peer::PeerId;
 use crate::request::RequestId;
+use crate::worker::WorkerKey;
 
 /// One service: who can serve it and what waits for it.
 #[derive(Debug, Default)]
 pub struct Service {
-    idle: VecDeque<(PeerId, u64)>,
+    idle: VecDeque<(WorkerKey, u64)>,
     pending: VecDeque<(RequestId, u64)>,
     /// Workers registered for this service, idle or busy.
     pub workers: usize,
@@ -22,23 +22,26 @@ pub struct Service {
 
 impl Service {
     /// Appends a worker that just became idle (most recently used last).
-    pub fn push_idle(&mut self, worker: PeerId, epoch: u64) {
+    pub fn push_idle(&mut self, worker: WorkerKey, epoch: u64) {
         self.idle.push_back((worker, epoch));
     }
 
     /// Takes the least recently used idle worker for which `is_current`
     /// says its entry is still valid.
-    pub fn pop_idle(&mut self, mut is_current: impl FnMut(&PeerId, u64) -> bool) -> Option<PeerId> {
+    pub fn pop_idle(
+        &mut self,
+        mut is_current: impl FnMut(WorkerKey, u64) -> bool,
+    ) -> Option<(WorkerKey, u64)> {
         while let Some((worker, epoch)) = self.idle.pop_front() {
-            if is_current(&worker, epoch) {
-                return Some(worker);
+            if is_current(worker, epoch) {
+                return Some((worker, epoch));
             }
         }
         None
     }
 
     /// Puts back a worker taken by `pop_idle` but not used.
-    pub fn unpop_idle(&mut self, worker: PeerId, epoch: u64) {
+    pub fn unpop_idle(&mut self, worker: WorkerKey, epoch: u64) {
         self.idle.push_front((worker, epoch));
     }
 
@@ -81,11 +84,8 @@ impl Service {
 mod tests {
     use super::*;
 
-    use crate::peer::Side;
-    use bytes::Bytes;
-
-    fn w(s: &'static str) -> PeerId {
-        PeerId::new(Side::Backend, Bytes::from_static(s.as_bytes()))
+    fn w(s: &'static str) -> WorkerKey {
+        WorkerKey(u32::from(s.as_bytes()[0]))
     }
 
     #[test]
@@ -93,10 +93,10 @@ mod tests {
         let mut s = Service::default();
         s.push_idle(w("a"), 1);
         s.push_idle(w("b"), 1);
-        assert_eq!(s.pop_idle(|_, _| true), Some(w("a")));
+        assert_eq!(s.pop_idle(|_, _| true), Some((w("a"), 1)));
         s.push_idle(w("a"), 2);
-        assert_eq!(s.pop_idle(|_, _| true), Some(w("b")));
-        assert_eq!(s.pop_idle(|_, _| true), Some(w("a")));
+        assert_eq!(s.pop_idle(|_, _| true), Some((w("b"), 1)));
+        assert_eq!(s.pop_idle(|_, _| true), Some((w("a"), 2)));
         assert_eq!(s.pop_idle(|_, _| true), None);
     }
 
@@ -105,7 +105,7 @@ mod tests {
         let mut s = Service::default();
         s.push_idle(w("gone"), 1);
         s.push_idle(w("live"), 3);
-        assert_eq!(s.pop_idle(|_, e| e == 3), Some(w("live")));
+        assert_eq!(s.pop_idle(|_, e| e == 3), Some((w("live"), 3)));
         s.push_request(RequestId(1), 1);
         s.push_request(RequestId(2), 1);
         s.push_request_front(RequestId(3), 1);

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use corsair_proto::WorkerDialect;
+use smallvec::SmallVec;
 
 use crate::peer::PeerId;
 use crate::request::RequestId;
@@ -13,28 +14,43 @@ use crate::request::RequestId;
 /// The most requests one worker may hold, whatever it announces.
 pub const MAX_CREDIT: u32 = 1024;
 
-/// One connected worker.
+/// The attempts a worker holds: (request, attempt). Most workers hold
+/// one at a time, which needs no allocation.
+pub type Held = SmallVec<[(RequestId, u32); 1]>;
+
+/// One connected worker. The fields dispatch reads and writes come first;
+/// with its slot's alignment the whole record is one aligned pair of
+/// cache lines.
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct Worker {
-    /// The wire dialect it speaks.
-    pub dialect: WorkerDialect,
-    /// The service it serves.
-    pub service: Bytes,
-    /// Requests it may hold at once: 1 (the zguide's workers), or what it
-    /// announced with READY.
-    pub credit: u32,
-    /// The attempts it holds now: (request, attempt).
-    pub in_flight: Vec<(RequestId, u32)>,
-    /// An attempt of it timed out (or, for a fetch worker, it has not
-    /// asked again yet): no new work until it shows a sign of life.
-    pub suspect: bool,
     /// Bumped every time the worker gets a new idle-queue entry, to tell
     /// its current entry from stale ones.
     pub idle_epoch: u64,
+    /// The attempts it holds now: (request, attempt).
+    pub in_flight: Held,
+    /// Requests it may hold at once: 1 (the zguide's workers), or what it
+    /// announced with READY.
+    pub credit: u32,
+    /// An attempt of it timed out (or, for a fetch worker, it has not
+    /// asked again yet): no new work until it shows a sign of life.
+    pub suspect: bool,
+    /// The wire dialect it speaks.
+    pub dialect: WorkerDialect,
+    /// Where it is connected.
+    pub peer: PeerId,
     /// When it is declared dead unless heard from (`None`: never, for
     /// workers without heartbeats).
     pub expires_at: Option<Instant>,
+    /// The service it serves.
+    pub service: Bytes,
 }
+
+/// A slab slot, aligned so that a record never straddles more lines
+/// than its size needs.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Slot(Option<Worker>);
 
 impl Worker {
     /// True when the worker sends and expects heartbeats.
@@ -69,10 +85,23 @@ impl Worker {
     }
 }
 
+/// A worker's place in the registry: names it without hashing its
+/// identity, for the idle queues. A slot is reused once its worker is
+/// forgotten; idle-queue entries tell the two apart by their epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerKey(pub(crate) u32);
+
 /// All known workers, by socket and ROUTER identity.
+///
+/// The records sit in a slab, found by [`WorkerKey`] from the idle
+/// queues (the dispatch path: one array index, no hashing, no identity
+/// compare) and by [`PeerId`] through an index for messages from the
+/// wire.
 #[derive(Debug, Default)]
 pub struct Workers {
-    map: HashMap<PeerId, Worker>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    index: HashMap<PeerId, WorkerKey>,
     next_epoch: u64,
 }
 
@@ -81,59 +110,89 @@ impl Workers {
     /// `credit` capped at [`MAX_CREDIT`]; replaces any earlier entry for
     /// the same peer.
     pub fn insert(&mut self, peer: PeerId, dialect: WorkerDialect, service: Bytes, credit: u32) {
-        self.map.insert(
-            peer,
-            Worker {
-                dialect,
-                service,
-                credit: credit.clamp(1, MAX_CREDIT),
-                in_flight: Vec::new(),
-                suspect: true,
-                idle_epoch: 0,
-                expires_at: None,
-            },
-        );
+        self.remove(&peer);
+        let worker = Worker {
+            peer: peer.clone(),
+            dialect,
+            service,
+            credit: credit.clamp(1, MAX_CREDIT),
+            in_flight: Held::new(),
+            suspect: true,
+            idle_epoch: 0,
+            expires_at: None,
+        };
+        let key = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Slot(Some(worker));
+                WorkerKey(i)
+            }
+            None => {
+                let i = u32::try_from(self.slots.len()).expect("fewer than 2^32 workers");
+                self.slots.push(Slot(Some(worker)));
+                WorkerKey(i)
+            }
+        };
+        self.index.insert(peer, key);
+    }
+
+    /// The key of the worker at this peer.
+    pub fn key(&self, peer: &PeerId) -> Option<WorkerKey> {
+        self.index.get(peer).copied()
+    }
+
+    /// The worker in slot `key`, if one is there.
+    pub fn at(&self, key: WorkerKey) -> Option<&Worker> {
+        self.slots.get(key.0 as usize)?.0.as_ref()
+    }
+
+    fn at_mut(&mut self, key: WorkerKey) -> Option<&mut Worker> {
+        self.slots.get_mut(key.0 as usize)?.0.as_mut()
     }
 
     /// The worker at this peer.
     pub fn get(&self, peer: &PeerId) -> Option<&Worker> {
-        self.map.get(peer)
+        self.at(self.key(peer)?)
     }
 
     /// The worker at this peer, to change.
     pub fn get_mut(&mut self, peer: &PeerId) -> Option<&mut Worker> {
-        self.map.get_mut(peer)
+        let key = self.key(peer)?;
+        self.at_mut(key)
     }
 
     /// Forgets a worker.
     pub fn remove(&mut self, peer: &PeerId) -> Option<Worker> {
-        self.map.remove(peer)
+        let key = self.index.remove(peer)?;
+        let w = self.slots[key.0 as usize].0.take();
+        self.free.push(key.0);
+        w
     }
 
-    /// Clears the worker's suspicion; returns it, with the epoch of a new
-    /// idle-queue entry when it is available for work, or `None` when it
-    /// is unknown.
-    pub fn set_idle(&mut self, peer: &PeerId) -> Option<(Option<u64>, &mut Worker)> {
-        let w = self.map.get_mut(peer)?;
+    /// Clears the worker's suspicion; returns it, with its key and the
+    /// epoch of a new idle-queue entry when it is available for work, or
+    /// `None` when it is unknown.
+    pub fn set_idle(&mut self, peer: &PeerId) -> Option<(Option<(WorkerKey, u64)>, &mut Worker)> {
+        let key = self.key(peer)?;
+        let w = self.slots[key.0 as usize].0.as_mut().expect("indexed slot");
         w.suspect = false;
         if !w.available() {
             return Some((None, w));
         }
         self.next_epoch += 1;
         w.idle_epoch = self.next_epoch;
-        Some((Some(self.next_epoch), w))
+        Some((Some((key, self.next_epoch)), w))
     }
 
-    /// Gives `peer` attempt `attempt` of `request`: returns its dialect
-    /// and, when it still has credit left, the epoch of a new idle-queue
-    /// entry (one lookup for all three).
+    /// Gives the worker in slot `key` attempt `attempt` of `request`:
+    /// returns its dialect and, when it still has credit left, the epoch
+    /// of a new idle-queue entry (one lookup for both).
     pub fn take(
         &mut self,
-        peer: &PeerId,
+        key: WorkerKey,
         request: RequestId,
         attempt: u32,
     ) -> Option<(WorkerDialect, Option<u64>)> {
-        let w = self.map.get_mut(peer)?;
+        let w = self.slots.get_mut(key.0 as usize)?.0.as_mut()?;
         w.in_flight.push((request, attempt));
         if !w.available() {
             return Some((w.dialect, None));
@@ -143,35 +202,32 @@ impl Workers {
         Some((w.dialect, Some(self.next_epoch)))
     }
 
-    /// True when `peer` can take work and `epoch` is its current entry.
-    pub fn is_idle_at(&self, peer: &PeerId, epoch: u64) -> bool {
-        self.map
-            .get(peer)
+    /// True when the worker in slot `key` can take work and `epoch` is
+    /// its current idle-queue entry.
+    pub fn is_idle_at(&self, key: WorkerKey, epoch: u64) -> bool {
+        self.at(key)
             .is_some_and(|w| w.available() && w.idle_epoch == epoch)
     }
 
     /// Attempts held by all workers together (a walk over every worker,
     /// for checks and diagnostics, not for the hot path).
     pub fn attempts_held(&self) -> usize {
-        self.map.values().map(|w| w.in_flight.len()).sum()
+        self.iter().map(|w| w.in_flight.len()).sum()
     }
 
     /// Every known worker and its dialect.
     pub fn peers(&self) -> Vec<(PeerId, WorkerDialect)> {
-        self.map
-            .iter()
-            .map(|(p, w)| (p.clone(), w.dialect))
-            .collect()
+        self.iter().map(|w| (w.peer.clone(), w.dialect)).collect()
     }
 
     /// Number of known workers.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     /// True when no worker is known.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.index.is_empty()
     }
 
     /// Heartbeating workers whose dialect `family` selects: those due to
@@ -183,18 +239,80 @@ impl Workers {
     ) -> (Vec<PeerId>, Vec<PeerId>) {
         let mut expired = Vec::new();
         let mut alive = Vec::new();
-        for (peer, w) in &self.map {
+        for w in self.iter() {
             if !family(w.dialect) {
                 continue;
             }
             if let Some(at) = w.expires_at {
                 if at <= now {
-                    expired.push(peer.clone());
+                    expired.push(w.peer.clone());
                 } else {
-                    alive.push(peer.clone());
+                    alive.push(w.peer.clone());
                 }
             }
         }
         (expired, alive)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Worker> {
+        self.slots.iter().filter_map(|s| s.0.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peer::Side;
+
+    fn peer(id: &'static str) -> PeerId {
+        PeerId::new(Side::Backend, Bytes::from_static(id.as_bytes()))
+    }
+
+    fn add(workers: &mut Workers, id: &'static str, credit: u32) -> (WorkerKey, u64) {
+        workers.insert(
+            peer(id),
+            WorkerDialect::Fetch,
+            Bytes::from_static(b"s"),
+            credit,
+        );
+        let (entry, _) = workers.set_idle(&peer(id)).expect("just inserted");
+        entry.expect("a new worker has credit")
+    }
+
+    #[test]
+    fn a_reused_slot_does_not_answer_for_its_old_idle_entry() {
+        let mut workers = Workers::default();
+        let (a, a_epoch) = add(&mut workers, "a", 1);
+        assert!(workers.is_idle_at(a, a_epoch));
+        workers.remove(&peer("a")).expect("known");
+        assert!(!workers.is_idle_at(a, a_epoch), "a is gone");
+        let (b, b_epoch) = add(&mut workers, "b", 1);
+        assert_eq!(b, a, "b takes the free slot");
+        assert!(
+            !workers.is_idle_at(b, a_epoch),
+            "a's stale entry is not b's"
+        );
+        assert!(workers.is_idle_at(b, b_epoch));
+        assert!(workers.get(&peer("a")).is_none());
+        assert_eq!(workers.at(b).map(|w| w.peer.clone()), Some(peer("b")));
+        assert_eq!(workers.len(), 1);
+    }
+
+    #[test]
+    fn taking_work_renews_the_entry_only_while_credit_is_left() {
+        let mut workers = Workers::default();
+        let (key, first) = add(&mut workers, "w", 2);
+        let (_, renewed) = workers.take(key, RequestId(1), 1).expect("known");
+        let renewed = renewed.expect("one credit left");
+        assert!(!workers.is_idle_at(key, first), "the old entry is spent");
+        assert!(workers.is_idle_at(key, renewed));
+        let (_, none) = workers.take(key, RequestId(2), 1).expect("known");
+        assert_eq!(none, None, "no credit left");
+        assert!(!workers.is_idle_at(key, renewed));
+        assert!(workers
+            .get_mut(&peer("w"))
+            .expect("known")
+            .release(RequestId(1)));
+        assert_eq!(workers.attempts_held(), 1);
     }
 }

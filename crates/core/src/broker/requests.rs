@@ -113,30 +113,34 @@ impl Broker {
         // worker need be looked at.
         while service.has_pending() {
             let workers = &self.workers;
-            let Some(worker) = service.pop_idle(|w, e| workers.is_idle_at(w, e)) else {
+            let Some((key, idle_epoch)) = service.pop_idle(|w, e| workers.is_idle_at(w, e)) else {
                 break;
             };
             let requests = &self.requests;
             let Some((id, _)) = service.pop_request(|id, epoch| requests.is_queued_at(id, epoch))
             else {
-                let epoch = self.workers.get(&worker).map_or(0, |w| w.idle_epoch);
-                service.unpop_idle(worker, epoch);
+                service.unpop_idle(key, idle_epoch);
                 break;
             };
+            let peer = workers
+                .at(key)
+                .expect("popped worker is known")
+                .peer
+                .clone();
             let attempt = self
                 .requests
-                .start_attempt(id, worker.clone())
+                .start_attempt(id, peer.clone())
                 .expect("popped request is queued");
             let (dialect, renewed) = self
                 .workers
-                .take(&worker, id, attempt)
+                .take(key, id, attempt)
                 .expect("popped worker is known");
             // A worker with credit left stays in the queue, at the back.
             if let Some(epoch) = renewed {
-                service.push_idle(worker.clone(), epoch);
+                service.push_idle(key, epoch);
             }
             self.stats.dispatched += 1;
-            debug!(request = id.0, worker = ?worker, attempt, "dispatched");
+            debug!(request = id.0, worker = ?peer, attempt, "dispatched");
             if let Some(timeout) = self.config.attempt_timeout {
                 self.timers.schedule(
                     now + timeout,
@@ -147,9 +151,9 @@ impl Broker {
                 );
             }
             let body = self.requests.get(id).expect("just started").body.frames();
-            let frames = dialect.request_to(worker.identity.clone(), id.to_frame(), body);
+            let frames = dialect.request_to(peer.identity, id.to_frame(), body);
             self.outputs.push_back(Output {
-                side: worker.side,
+                side: peer.side,
                 frames,
             });
         }

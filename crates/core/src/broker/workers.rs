@@ -146,16 +146,16 @@ impl Broker {
     ) {
         self.register(&peer, dialect, service, 1);
         let expiry = self.config.heartbeat_for(dialect).expiry();
-        let (epoch, w) = self.workers.set_idle(&peer).expect("registered above");
+        let (entry, w) = self.workers.set_idle(&peer).expect("registered above");
         if w.heartbeats() {
             w.expires_at = Some(now + expiry);
         }
-        let Some(epoch) = epoch else {
+        let Some((key, epoch)) = entry else {
             return; // every credit in use
         };
         let service = w.service.clone();
         let s = self.service(&service);
-        s.push_idle(peer, epoch);
+        s.push_idle(key, epoch);
         if s.has_pending() {
             self.dispatch(now, &service);
         }
@@ -191,7 +191,7 @@ impl Broker {
         if let Some(s) = self.services.get_mut(&w.service) {
             s.workers = s.workers.saturating_sub(1);
         }
-        w.in_flight
+        w.in_flight.into_vec()
     }
 
     /// One heartbeat round for Majordomo (`mdp`) or Pirate workers:

@@ -1,0 +1,38 @@
+//! One broker-core cycle, shared by the criterion bench and the
+//! `cycles` example (which runs it under a profiler or cachegrind).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use corsair_core::{Broker, BrokerConfig, Output};
+
+/// A broker with `workers` idle Paranoid Pirate workers, its clock at
+/// `t0`.
+pub fn setup(workers: usize, t0: Instant) -> Broker {
+    let mut broker = Broker::new(BrokerConfig::default(), t0);
+    for w in 0..workers {
+        let id = Bytes::from(format!("w{w:05}"));
+        broker.handle_backend(t0, id, vec![Bytes::from_static(&[1])]);
+    }
+    broker
+}
+
+/// Cycle number `n` (from 1): a plain client request, its dispatch to the
+/// least recently used idle worker, the worker's reply and the reply to
+/// the client, which is returned. Virtual time moves 1 us per cycle, and
+/// every 1,024 cycles the deadlines due are handled, as in a running
+/// broker.
+pub fn cycle(broker: &mut Broker, t0: Instant, n: u64, client: &Bytes, body: &Bytes) -> Output {
+    let now = t0 + Duration::from_micros(n);
+    broker.handle_frontend(now, client.clone(), vec![Bytes::new(), body.clone()]);
+    let out = broker.poll_output().expect("dispatched");
+    let worker = out.frames[0].clone();
+    let id = out.frames[1].clone();
+    broker.handle_backend(now, worker, vec![id, Bytes::new(), body.clone()]);
+    let reply = broker.poll_output().expect("answered");
+    if n % 1024 == 0 {
+        broker.handle_timeout(now);
+        while broker.poll_output().is_some() {}
+    }
+    reply
+}
