@@ -279,6 +279,13 @@ mod tests {
         entry.expect("a new worker has credit")
     }
 
+    /// A field more would make every slot 256 bytes (the alignment).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_worker_record_fits_its_two_cache_lines() {
+        assert_eq!(std::mem::size_of::<Slot>(), 128);
+    }
+
     #[test]
     fn a_reused_slot_does_not_answer_for_its_old_idle_entry() {
         let mut workers = Workers::default();
