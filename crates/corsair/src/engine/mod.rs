@@ -204,6 +204,34 @@ impl Native {
         } else {
             Duration::ZERO
         };
+        self.poll_events(timeout, |n, e| {
+            let token = e.token().0;
+            if token >= LISTENER_BASE {
+                n.accept(token - LISTENER_BASE);
+                return;
+            }
+            let hung_up = e.is_read_closed() || e.is_error();
+            if hung_up {
+                if let Some(conn) = n.conns[token].as_mut() {
+                    conn.hung_up = true;
+                }
+            }
+            if e.is_writable() {
+                n.write(token);
+            }
+            if e.is_readable() || hung_up {
+                n.readable.push_back(token);
+            }
+        })
+    }
+
+    /// Waits up to `timeout` for readiness and hands each event to
+    /// `on_event`; an interrupted wait counts as one with no events.
+    fn poll_events(
+        &mut self,
+        timeout: Duration,
+        mut on_event: impl FnMut(&mut Self, &mio::event::Event),
+    ) -> io::Result<()> {
         match self.poll.poll(&mut self.events, Some(timeout)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
@@ -212,23 +240,7 @@ impl Native {
         // Taken out for the loop, which needs `self`; no allocation.
         let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
         for e in events.iter() {
-            let token = e.token().0;
-            if token >= LISTENER_BASE {
-                self.accept(token - LISTENER_BASE);
-                continue;
-            }
-            let hung_up = e.is_read_closed() || e.is_error();
-            if hung_up {
-                if let Some(conn) = self.conns[token].as_mut() {
-                    conn.hung_up = true;
-                }
-            }
-            if e.is_writable() {
-                self.write(token);
-            }
-            if e.is_readable() || hung_up {
-                self.readable.push_back(token);
-            }
+            on_event(self, e);
         }
         self.events = events;
         Ok(())
@@ -247,19 +259,12 @@ impl Native {
             if unsent == 0 || now >= deadline {
                 return Ok(unsent);
             }
-            match self.poll.poll(&mut self.events, Some(deadline - now)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
-            for e in events.iter() {
+            self.poll_events(deadline - now, |n, e| {
                 let token = e.token().0;
                 if token < LISTENER_BASE && (e.is_writable() || e.is_error()) {
-                    self.write(token);
+                    n.write(token);
                 }
-            }
-            self.events = events;
+            })?;
         }
     }
 
