@@ -92,6 +92,7 @@ fn bad_arguments_are_usage_errors() {
     for args in [
         &["broker", "--max-attempts", "0"][..],
         &["broker", "--attempt-timeout", "soon"],
+        &["broker", "--batch", "0"],
         &["worker", "--drop", "1.5"],
         &["client", "--retries", "lots"],
     ] {

@@ -47,14 +47,6 @@ fn count_after(stats: &str, label: &str) -> u64 {
         .unwrap()
 }
 
-/// Connects a raw TCP stream to a `tcp://` endpoint.
-fn raw(endpoint: &str) -> TcpStream {
-    let addr = endpoint.strip_prefix("tcp://").unwrap();
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
-}
-
 /// Reads until the broker closes the connection; panics if it does not
 /// within the read timeout.
 fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
@@ -68,24 +60,6 @@ fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
             Err(e) => panic!("the broker did not close the connection: {e}"),
         }
     }
-}
-
-/// A ZMTP 3.0 greeting (NULL) and a READY naming `socket_type`, written
-/// out from RFC 23 byte by byte.
-fn zmtp3_hello(socket_type: &str) -> Vec<u8> {
-    let mut g = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0];
-    g.extend_from_slice(b"NULL");
-    g.resize(64, 0);
-    let mut ready = vec![5];
-    ready.extend_from_slice(b"READY");
-    ready.push(11);
-    ready.extend_from_slice(b"Socket-Type");
-    ready.extend_from_slice(&(socket_type.len() as u32).to_be_bytes());
-    ready.extend_from_slice(socket_type.as_bytes());
-    g.push(0x04);
-    g.push(ready.len() as u8);
-    g.extend_from_slice(&ready);
-    g
 }
 
 #[test]

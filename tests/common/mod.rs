@@ -322,6 +322,71 @@ fn pydeps() -> PathBuf {
     workspace_root().join("target/pydeps")
 }
 
+/// Connects a raw TCP stream to a `tcp://` endpoint.
+pub fn raw(endpoint: &str) -> std::net::TcpStream {
+    let addr = endpoint.strip_prefix("tcp://").unwrap();
+    let s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// A ZMTP 3.0 greeting (NULL) and a READY naming `socket_type`, written
+/// out from RFC 23 byte by byte.
+pub fn zmtp3_hello(socket_type: &str) -> Vec<u8> {
+    let mut g = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0];
+    g.extend_from_slice(b"NULL");
+    g.resize(64, 0);
+    let mut ready = vec![5];
+    ready.extend_from_slice(b"READY");
+    ready.push(11);
+    ready.extend_from_slice(b"Socket-Type");
+    ready.extend_from_slice(&(socket_type.len() as u32).to_be_bytes());
+    ready.extend_from_slice(socket_type.as_bytes());
+    g.push(0x04);
+    g.push(ready.len() as u8);
+    g.extend_from_slice(&ready);
+    g
+}
+
+/// One ZMTP message of short frames (under 256 bytes each), as a peer
+/// writes it.
+pub fn zmtp_message(frames: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        let more = u8::from(i + 1 < frames.len());
+        out.push(more);
+        out.push(u8::try_from(f.len()).expect("a short frame"));
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+/// Reads one ZMTP message (or command: `(true, frames)`) from a raw
+/// stream, short or long frames.
+pub fn read_zmtp(s: &mut std::net::TcpStream) -> (bool, Vec<Vec<u8>>) {
+    use std::io::Read;
+    let mut frames = Vec::new();
+    loop {
+        let mut flags = [0u8; 1];
+        s.read_exact(&mut flags).unwrap();
+        let len = if flags[0] & 0x02 != 0 {
+            let mut n = [0u8; 8];
+            s.read_exact(&mut n).unwrap();
+            u64::from_be_bytes(n) as usize
+        } else {
+            let mut n = [0u8; 1];
+            s.read_exact(&mut n).unwrap();
+            usize::from(n[0])
+        };
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).unwrap();
+        frames.push(body);
+        if flags[0] & 0x04 != 0 || flags[0] & 0x01 == 0 {
+            return (flags[0] & 0x04 != 0, frames);
+        }
+    }
+}
+
 /// A `python3` command that can `import zmq`, installing pyzmq with pip
 /// into target/pydeps on first use if needed.
 pub fn python(script: &str, args: &[&str]) -> Command {

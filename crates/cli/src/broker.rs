@@ -97,6 +97,11 @@ pub struct BrokerArgs {
     /// failure reply at once [default: no limit].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_client_requests: Option<u32>,
+    /// Requests arriving together that one worker with credit may be
+    /// given in a row before the next idle worker is taken (1: strictly
+    /// least recently used, request by request).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    batch: u32,
     /// On SIGTERM or Ctrl-C: how long attempts in flight may take to
     /// finish before their clients get the failure reply.
     #[arg(long, default_value = "5s", value_name = "DUR", value_parser = args::duration)]
@@ -150,6 +155,7 @@ impl BrokerArgs {
                 .or(if classic { None } else { zguide.wait_limit }),
             default_service: Bytes::from(self.default_service.clone()),
             client_limit: self.max_client_requests,
+            batch: self.batch,
         }
     }
 

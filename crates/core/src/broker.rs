@@ -49,6 +49,8 @@ pub struct Broker {
     per_client: HashMap<PeerId, u32>,
     /// Shutting down: no new requests, no retries.
     draining: bool,
+    /// Services holding a worker for the rest of the turn.
+    held: Vec<Bytes>,
 }
 
 impl Broker {
@@ -66,6 +68,7 @@ impl Broker {
             stats: Stats::default(),
             per_client: HashMap::default(),
             draining: false,
+            held: Vec::new(),
         }
     }
 
@@ -114,7 +117,21 @@ impl Broker {
 
     /// The next message to send, if any.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        let out = self.outputs.pop_front();
+        if out.is_none() && !self.held.is_empty() {
+            self.end_turn();
+        }
+        out
+    }
+
+    /// Everything produced so far has been taken: workers held for this
+    /// turn's requests go back to their idle queues.
+    fn end_turn(&mut self) {
+        for name in self.held.drain(..) {
+            if let Some(s) = self.services.get_mut(&name) {
+                s.release_held();
+            }
+        }
     }
 
     /// When [`Broker::handle_timeout`] must be called next.

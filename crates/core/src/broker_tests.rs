@@ -27,6 +27,7 @@ fn config() -> BrokerConfig {
         wait_limit: Some(Duration::from_secs(10)),
         default_service: b("default"),
         client_limit: None,
+        batch: 1,
     }
 }
 
@@ -566,6 +567,66 @@ fn workers_with_credit_take_turns_least_recently_used_first() {
     }
     let to: Vec<String> = h.dispatched().into_iter().map(|d| d.0).collect();
     assert_eq!(to, ["w1", "w2", "w1", "w2"]);
+}
+
+#[test]
+fn with_a_batch_requests_arriving_together_go_to_one_worker_up_to_the_batch() {
+    let mut h = Harness::new(BrokerConfig {
+        batch: 3,
+        ..config()
+    });
+    for w in ["w1", "w2", "w3"] {
+        ready_with_credit(&mut h, 0, w, 10);
+    }
+    // One turn: seven requests before the outputs are drained.
+    for c in ["a", "b", "c", "d", "e", "f", "g"] {
+        h.request(1, c, c);
+    }
+    let to: Vec<String> = h.dispatched().into_iter().map(|d| d.0).collect();
+    assert_eq!(to, ["w1", "w1", "w1", "w2", "w2", "w2", "w3"]);
+    // The turn ended with the drain: w3, held with credit and one
+    // request, went back as the most recently used, so the next turn
+    // starts with w1.
+    h.request(2, "h", "h");
+    h.request(2, "i", "i");
+    let to: Vec<String> = h.dispatched().into_iter().map(|d| d.0).collect();
+    assert_eq!(to, ["w1", "w1"]);
+    h.request(3, "j", "j");
+    let to: Vec<String> = h.dispatched().into_iter().map(|d| d.0).collect();
+    assert_eq!(to, ["w2"], "w1 was used last turn");
+}
+
+#[test]
+fn a_batch_never_exceeds_a_workers_credit_and_skips_a_worker_that_left() {
+    let mut h = Harness::new(BrokerConfig {
+        batch: 64,
+        ..config()
+    });
+    ready_with_credit(&mut h, 0, "w1", 2);
+    ready_with_credit(&mut h, 0, "w2", 5);
+    for c in ["a", "b", "c"] {
+        h.request(1, c, c);
+    }
+    // w2 is held for the rest of the turn; it leaves within the turn.
+    h.broker.handle_unroutable(h.at(1), Side::Backend, b"w2");
+    h.ppp_ready(1, "w3");
+    h.request(1, "d", "d");
+    let d = h.dispatched();
+    let to: Vec<(&str, &str)> = d.iter().map(|d| (d.0.as_str(), d.2.as_str())).collect();
+    assert_eq!(
+        to,
+        [
+            ("w1", "a"),
+            ("w1", "b"),
+            ("w2", "c"),
+            // w2's attempt failed: its request went back to the head of
+            // the queue and to w3 as soon as w3 came.
+            ("w3", "c"),
+        ],
+        "w1 stops at its credit of 2"
+    );
+    assert_eq!(h.broker.queued(), 1, "d waits: w1 is full, w3 busy");
+    assert_eq!(h.broker.attempts_held(), h.broker.in_flight());
 }
 
 #[test]

@@ -52,6 +52,14 @@ pub struct BrokerConfig {
     /// flight); a request over it gets the failure reply at once (`None`:
     /// no limit beyond `queue_limit`).
     pub client_limit: Option<u32>,
+    /// Requests arriving together (in one turn: before the outputs are
+    /// next drained) that one worker with credit may be given in a row
+    /// before the next idle worker is taken. 1 (the default) is the
+    /// zguide's least-recently-used order request by request; more
+    /// sends such requests to a worker together, in one write, which is
+    /// what keeps many fast workers as cheap as a few, at the cost of
+    /// spreading less when workers are slow.
+    pub batch: u32,
 }
 
 impl Default for BrokerConfig {
@@ -71,6 +79,7 @@ impl Default for BrokerConfig {
             wait_limit: Some(Duration::from_secs(5)),
             default_service: Bytes::from_static(b"default"),
             client_limit: None,
+            batch: 1,
         }
     }
 }

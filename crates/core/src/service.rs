@@ -16,6 +16,10 @@ use crate::worker::WorkerKey;
 pub struct Service {
     idle: VecDeque<(WorkerKey, u64)>,
     pending: VecDeque<(RequestId, u64)>,
+    /// The worker this turn's requests go to while it has credit: its
+    /// slot, idle epoch and the requests it got this turn. It is out of
+    /// `idle` until the turn ends.
+    held: Option<(WorkerKey, u64, u32)>,
     /// Workers registered for this service, idle or busy.
     pub workers: usize,
 }
@@ -43,6 +47,29 @@ impl Service {
     /// Puts back a worker taken by `pop_idle` but not used.
     pub fn unpop_idle(&mut self, worker: WorkerKey, epoch: u64) {
         self.idle.push_front((worker, epoch));
+    }
+
+    /// Takes the worker held for this turn if `is_current` says its entry
+    /// is still valid.
+    pub fn take_held(
+        &mut self,
+        is_current: impl FnOnce(WorkerKey, u64) -> bool,
+    ) -> Option<(WorkerKey, u64, u32)> {
+        self.held.take().filter(|&(w, e, _)| is_current(w, e))
+    }
+
+    /// Holds a worker for the rest of the turn: it has had `given`
+    /// requests in it.
+    pub fn hold(&mut self, worker: WorkerKey, epoch: u64, given: u32) {
+        self.held = Some((worker, epoch, given));
+    }
+
+    /// Ends the turn: the held worker goes back to the idle queue as the
+    /// most recently used.
+    pub fn release_held(&mut self) {
+        if let Some((worker, epoch, _)) = self.held.take() {
+            self.push_idle(worker, epoch);
+        }
     }
 
     /// Queues a new request at the back.
@@ -76,7 +103,7 @@ impl Service {
 
     /// True when neither queue holds any entry (stale or not).
     pub fn is_drained(&self) -> bool {
-        self.idle.is_empty() && self.pending.is_empty()
+        self.idle.is_empty() && self.pending.is_empty() && self.held.is_none()
     }
 }
 

@@ -180,6 +180,7 @@ impl Sim {
             wait_limit: Some(ms(rng.pick(&[500, 2000, 10_000]))),
             default_service: Bytes::from_static(b"default"),
             client_limit: if rng.chance(20) { Some(3) } else { None },
+            batch: rng.pick(&[1, 1, 3, 64]) as u32,
         };
         let t0 = Instant::now();
         let mut sim = Sim {
@@ -631,7 +632,13 @@ impl Sim {
 
     fn step(&mut self, seed: u64) {
         match self.rng.below(100) {
-            0..=34 => self.send_request(),
+            0..=34 => {
+                // Sometimes several in one turn (no drain between), which
+                // a broker with a batch gives to one worker with credit.
+                for _ in 0..self.rng.pick(&[1, 1, 1, 2, 5]) {
+                    self.send_request();
+                }
+            }
             35..=59 => {
                 let dt = self.rng.pick(&[1, 10, 50, 200, 700]);
                 self.advance(dt, seed);

@@ -21,6 +21,11 @@ const PROXY: &str = "libzmq proxy + REP";
 const PROXY_1000: &str = "libzmq proxy + REP, 1000 workers";
 /// corsair's row with 1,000 connected workers instead of 4.
 const CORSAIR_1000: &str = "corsair + PPP, credit 64, 1000 workers";
+/// corsair's row with a dispatch batch of 64 (`--batch 64`).
+const CORSAIR_BATCH: &str = "corsair + PPP, credit 64, batch 64";
+/// The batch row with 1,000 connected workers: the 1,000-worker target
+/// is this row over the one above.
+const CORSAIR_BATCH_1000: &str = "corsair + PPP, credit 64, batch 64, 1000 workers";
 
 /// One corsair configuration of the comparison.
 struct Row {
@@ -31,6 +36,8 @@ struct Row {
     workers: u64,
     /// CURVE on between every peer and the broker.
     curve: bool,
+    /// The broker's dispatch batch.
+    batch: u32,
 }
 
 impl Row {
@@ -47,6 +54,7 @@ impl Row {
             credit,
             workers: 4,
             curve: false,
+            batch: 1,
         }
     }
 }
@@ -117,10 +125,22 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 ),
             ];
             if (size, window) == (64, 64) {
-                rows.push(Row {
-                    workers: 1000,
-                    ..Row::new(CORSAIR_1000, WorkerDialect::Ppp, ClientDialect::Plain, 64)
-                });
+                let ppp = |label| Row::new(label, WorkerDialect::Ppp, ClientDialect::Plain, 64);
+                rows.extend([
+                    Row {
+                        workers: 1000,
+                        ..ppp(CORSAIR_1000)
+                    },
+                    Row {
+                        batch: 64,
+                        ..ppp(CORSAIR_BATCH)
+                    },
+                    Row {
+                        workers: 1000,
+                        batch: 64,
+                        ..ppp(CORSAIR_BATCH_1000)
+                    },
+                ]);
             }
             for row in rows {
                 let service = match row.clients {
@@ -142,7 +162,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 } else {
                     (None, None)
                 };
-                let broker = InProcessBroker::start(server)?;
+                let broker = InProcessBroker::start(server, row.batch)?;
                 let _w = Workers::start(
                     row.workers,
                     &broker.backend,
@@ -204,11 +224,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             .find(|r| (r.size, r.window) == (64, 64) && r.label == label)
             .map_or(0.0, Outcome::rate)
     };
-    // Throughput with 1,000 connected workers over that with 4.
-    let scale = rate_of(CORSAIR_1000) / rate_of(CORSAIR).max(1.0);
+    // Throughput with 1,000 connected workers over that with 4: with the
+    // batch (the target), and request by request (the default).
+    let scale = rate_of(CORSAIR_BATCH_1000) / rate_of(CORSAIR_BATCH).max(1.0);
+    let scale_lru = rate_of(CORSAIR_1000) / rate_of(CORSAIR).max(1.0);
     let runs: Vec<String> = results.iter().map(Outcome::json).collect();
     let summary = format!(
-        "{{\"throughput_ratio\":{:.3},\"throughput_ratio_4k\":{:.3},\"latency_ratio\":{:.3},\"workers_1000_ratio\":{scale:.3},\"runs\":[{}]}}",
+        "{{\"throughput_ratio\":{:.3},\"throughput_ratio_4k\":{:.3},\"latency_ratio\":{:.3},\"workers_1000_ratio\":{scale:.3},\"workers_1000_ratio_batch_1\":{scale_lru:.3},\"runs\":[{}]}}",
         ratio(64, 64, false),
         ratio(4096, 64, false),
         ratio(64, 1, true),
@@ -219,7 +241,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     } else {
         println!();
         println!(
-            "{CORSAIR} vs libzmq proxy: throughput x{:.2} at 64 B, x{:.2} at 4 KiB (window 64); p50 latency x{:.2} at 64 B (window 1); 1000 workers vs 4: x{scale:.2}",
+            "{CORSAIR} vs libzmq proxy: throughput x{:.2} at 64 B, x{:.2} at 4 KiB (window 64); p50 latency x{:.2} at 64 B (window 1); 1000 workers vs 4: x{scale:.2} with --batch 64, x{scale_lru:.2} without",
             ratio(64, 64, false),
             ratio(4096, 64, false),
             ratio(64, 1, true)

@@ -295,12 +295,14 @@ struct InProcessBroker {
 }
 
 impl InProcessBroker {
-    /// Starts it, with CURVE on when `curve` is given.
-    fn start(curve: Option<CurveServer>) -> anyhow::Result<Self> {
+    /// Starts it, with CURVE on when `curve` is given and a dispatch
+    /// batch of `batch`.
+    fn start(curve: Option<CurveServer>, batch: u32) -> anyhow::Result<Self> {
         let ctx = corsair::zmq::Context::new();
         let any = "tcp://127.0.0.1:0";
         let config = BrokerConfig {
             queue_limit: 10_000_000,
+            batch,
             ..BrokerConfig::default()
         };
         let endpoints = BrokerEndpoints {

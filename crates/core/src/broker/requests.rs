@@ -113,13 +113,23 @@ impl Broker {
         // worker need be looked at.
         while service.has_pending() {
             let workers = &self.workers;
-            let Some((key, idle_epoch)) = service.pop_idle(|w, e| workers.is_idle_at(w, e)) else {
+            let picked = service
+                .take_held(|w, e| workers.is_idle_at(w, e))
+                .or_else(|| {
+                    let (key, epoch) = service.pop_idle(|w, e| workers.is_idle_at(w, e))?;
+                    Some((key, epoch, 0))
+                });
+            let Some((key, idle_epoch, given)) = picked else {
                 break;
             };
             let requests = &self.requests;
             let Some((id, _)) = service.pop_request(|id, epoch| requests.is_queued_at(id, epoch))
             else {
-                service.unpop_idle(key, idle_epoch);
+                if given > 0 {
+                    service.hold(key, idle_epoch, given);
+                } else {
+                    service.unpop_idle(key, idle_epoch);
+                }
                 break;
             };
             let peer = workers
@@ -135,9 +145,18 @@ impl Broker {
                 .workers
                 .take(key, id, attempt)
                 .expect("popped worker is known");
-            // A worker with credit left stays in the queue, at the back.
+            // A worker with credit left takes the rest of this turn's
+            // requests, up to the batch; then (or when the turn ends) it
+            // goes back to the idle queue, at the back.
             if let Some(epoch) = renewed {
-                service.push_idle(key, epoch);
+                if given + 1 < self.config.batch {
+                    if given == 0 {
+                        self.held.push(name.clone());
+                    }
+                    service.hold(key, epoch, given + 1);
+                } else {
+                    service.push_idle(key, epoch);
+                }
             }
             self.stats.dispatched += 1;
             debug!(request = id.0, worker = ?peer, attempt, "dispatched");
