@@ -185,8 +185,14 @@ fn header(out: &mut Vec<u8>, flags: u8, len: usize) {
 
 /// Appends a message frame.
 pub fn encode_frame(out: &mut Vec<u8>, body: &[u8], more: bool) {
-    header(out, if more { MORE } else { 0 }, body.len());
+    encode_frame_header(out, body.len(), more);
     out.extend_from_slice(body);
+}
+
+/// Appends the header of a message frame of `len` bytes, for a writer
+/// that sends the body from where it already is.
+pub fn encode_frame_header(out: &mut Vec<u8>, len: usize, more: bool) {
+    header(out, if more { MORE } else { 0 }, len);
 }
 
 /// Appends a command frame named `name` carrying `data`.

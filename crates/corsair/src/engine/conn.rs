@@ -2,7 +2,7 @@
 //! bytes of a frame not yet complete, the message being assembled and
 //! what waits to be written.
 
-use std::io::{self, Write};
+use std::io;
 use std::mem;
 
 use bytes::Bytes;
@@ -10,6 +10,7 @@ use corsair_proto::zmtp::{self, Frame, WireError};
 use corsair_proto::Frames;
 
 use super::endpoint::Stream;
+use super::out::Out;
 
 /// Frames one message may have; more is refused as malformed (the
 /// dialects corsair speaks use a handful).
@@ -54,13 +55,9 @@ pub(crate) struct Conn {
     pending: Vec<u8>,
     /// Frames of a message whose last frame has not arrived.
     partial: Frames,
-    /// Bytes to write, from `out_pos` on.
-    out: Vec<u8>,
-    out_pos: usize,
+    /// What waits to be written.
+    out: Out,
 }
-
-/// Output buffers bigger than this are given back once empty.
-const KEEP_OUT: usize = 256 * 1024;
 
 impl Conn {
     pub(crate) fn new(
@@ -70,9 +67,9 @@ impl Conn {
         serial: u64,
         socket_type: &str,
     ) -> Self {
-        let mut out = Vec::with_capacity(zmtp::GREETING_LEN + 32);
-        out.extend_from_slice(&zmtp::greeting(true));
-        zmtp::encode_ready(&mut out, socket_type);
+        let mut out = Out::default();
+        out.buf().extend_from_slice(&zmtp::greeting(true));
+        zmtp::encode_ready(out.buf(), socket_type);
         Conn {
             stream,
             listener,
@@ -84,41 +81,23 @@ impl Conn {
             pending: Vec::new(),
             partial: Vec::new(),
             out,
-            out_pos: 0,
         }
     }
 
     /// Bytes queued and not yet written.
     pub(crate) fn unsent(&self) -> usize {
-        self.out.len() - self.out_pos
+        self.out.unsent()
     }
 
     /// Queues a message (frames after the routing identity).
     pub(crate) fn queue(&mut self, frames: &[Bytes]) {
-        let last = frames.len().saturating_sub(1);
-        for (i, f) in frames.iter().enumerate() {
-            zmtp::encode_frame(&mut self.out, f, i < last);
-        }
+        self.out.queue(frames);
     }
 
     /// Writes what is queued until done or the socket is full
     /// (`Ok(false)`: more remains; the writable event will come).
     pub(crate) fn write_out(&mut self) -> io::Result<bool> {
-        while self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.out.clear();
-        self.out_pos = 0;
-        if self.out.capacity() > KEEP_OUT {
-            self.out = Vec::new();
-        }
-        Ok(true)
+        self.out.write_to(&mut self.stream)
     }
 
     /// Takes in `data` just read: what it completes goes to `events`;
@@ -188,7 +167,7 @@ impl Conn {
                 (_, Frame::Command(body)) => {
                     let (name, data) = zmtp::parse_command(body)?;
                     if name == b"PING" {
-                        zmtp::encode_pong_for(&mut self.out, data);
+                        zmtp::encode_pong_for(self.out.buf(), data);
                     } else if name == b"ERROR" {
                         return Err(WireError::Handshake("ERROR".into()));
                     }
@@ -258,6 +237,7 @@ mod tests {
         // Greeting, READY, then the PONG.
         assert!(whole
             .out
+            .buf()
             .ends_with(&[0x04, 6, 4, b'P', b'O', b'N', b'G', b'x']));
         assert_eq!(whole.state, State::Active);
     }

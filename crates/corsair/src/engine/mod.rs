@@ -17,6 +17,7 @@
 
 pub(crate) mod conn;
 pub(crate) mod endpoint;
+mod out;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
