@@ -108,8 +108,14 @@ pub struct Workers {
 impl Workers {
     /// Registers a worker, suspect until the caller makes it idle, with
     /// `credit` capped at [`MAX_CREDIT`]; replaces any earlier entry for
-    /// the same peer.
-    pub fn insert(&mut self, peer: PeerId, dialect: WorkerDialect, service: Bytes, credit: u32) {
+    /// the same peer. Returns its slot.
+    pub fn insert(
+        &mut self,
+        peer: PeerId,
+        dialect: WorkerDialect,
+        service: Bytes,
+        credit: u32,
+    ) -> WorkerKey {
         self.remove(&peer);
         let worker = Worker {
             peer: peer.clone(),
@@ -133,6 +139,7 @@ impl Workers {
             }
         };
         self.index.insert(peer, key);
+        key
     }
 
     /// The key of the worker at this peer.
@@ -145,7 +152,8 @@ impl Workers {
         self.slots.get(key.0 as usize)?.0.as_ref()
     }
 
-    fn at_mut(&mut self, key: WorkerKey) -> Option<&mut Worker> {
+    /// The worker in slot `key`, to change.
+    pub fn at_mut(&mut self, key: WorkerKey) -> Option<&mut Worker> {
         self.slots.get_mut(key.0 as usize)?.0.as_mut()
     }
 
@@ -168,19 +176,18 @@ impl Workers {
         w
     }
 
-    /// Clears the worker's suspicion; returns it, with its key and the
-    /// epoch of a new idle-queue entry when it is available for work, or
-    /// `None` when it is unknown.
-    pub fn set_idle(&mut self, peer: &PeerId) -> Option<(Option<(WorkerKey, u64)>, &mut Worker)> {
-        let key = self.key(peer)?;
-        let w = self.slots[key.0 as usize].0.as_mut().expect("indexed slot");
+    /// Clears the suspicion of the worker in slot `key`; returns it, with
+    /// the epoch of a new idle-queue entry when it is available for work,
+    /// or `None` when the slot is empty.
+    pub fn set_idle(&mut self, key: WorkerKey) -> Option<(Option<u64>, &mut Worker)> {
+        let w = self.slots.get_mut(key.0 as usize)?.0.as_mut()?;
         w.suspect = false;
         if !w.available() {
             return Some((None, w));
         }
         self.next_epoch += 1;
         w.idle_epoch = self.next_epoch;
-        Some((Some((key, self.next_epoch)), w))
+        Some((Some(self.next_epoch), w))
     }
 
     /// Gives the worker in slot `key` attempt `attempt` of `request`:
@@ -269,14 +276,14 @@ mod tests {
     }
 
     fn add(workers: &mut Workers, id: &'static str, credit: u32) -> (WorkerKey, u64) {
-        workers.insert(
+        let key = workers.insert(
             peer(id),
             WorkerDialect::Fetch,
             Bytes::from_static(b"s"),
             credit,
         );
-        let (entry, _) = workers.set_idle(&peer(id)).expect("just inserted");
-        entry.expect("a new worker has credit")
+        let (entry, _) = workers.set_idle(key).expect("just inserted");
+        (key, entry.expect("a new worker has credit"))
     }
 
     /// A field more would make every slot 256 bytes (the alignment).

@@ -11,6 +11,7 @@ use super::Broker;
 use crate::mmi;
 use crate::peer::PeerId;
 use crate::request::RequestId;
+use crate::worker::WorkerKey;
 
 impl Broker {
     pub(super) fn handle_worker(
@@ -20,10 +21,12 @@ impl Broker {
         dialect: WorkerDialect,
         message: WorkerMessage,
     ) {
-        let mut known = false;
-        if let Some(w) = self.workers.get_mut(&peer) {
+        // The one index lookup of this message: every step below finds
+        // the worker by its slot.
+        let mut key = self.workers.key(&peer);
+        if let Some(k) = key {
+            let w = self.workers.at_mut(k).expect("indexed slot");
             if w.dialect == dialect {
-                known = true;
                 // Any command but DISCONNECT is a sign of life.
                 if w.heartbeats() && message != WorkerMessage::Disconnect {
                     w.expires_at = Some(now + self.config.heartbeat_for(dialect).expiry());
@@ -31,20 +34,25 @@ impl Broker {
             } else {
                 info!(worker = ?peer, ?dialect, "worker changed dialect: registered anew");
                 self.lose_worker(now, &peer);
+                key = None;
             }
         }
+        let known = key.is_some();
         match message {
             WorkerMessage::Ready { service, credit } => {
                 self.worker_ready(now, peer, dialect, service, credit)
             }
-            WorkerMessage::Heartbeat => match self.workers.get(&peer).map(|w| w.suspect) {
-                Some(true) => self.make_idle(now, peer, dialect, None),
-                Some(false) => {}
+            WorkerMessage::Heartbeat => match key {
+                Some(k) => {
+                    if self.workers.at(k).is_some_and(|w| w.suspect) {
+                        self.make_idle_at(now, k);
+                    }
+                }
                 None if dialect.is_mdp() => {
                     self.refuse(now, &peer, dialect, "HEARTBEAT before READY")
                 }
                 // The zguide's ppqueue takes any sign of life as READY.
-                None => self.make_idle(now, peer, dialect, None),
+                None => self.make_idle(now, peer, dialect),
             },
             WorkerMessage::Partial(part) => {
                 self.handle_partial(&peer, part);
@@ -60,10 +68,16 @@ impl Broker {
                     return;
                 }
                 // A reply frees one of its credits (and is a sign of life).
-                if let (Some(w), Some(id)) = (self.workers.get_mut(&peer), id) {
-                    w.release(id);
+                let still = key.filter(|&k| self.workers.at(k).is_some_and(|w| w.peer == peer));
+                match still {
+                    Some(k) => {
+                        if let (Some(w), Some(id)) = (self.workers.at_mut(k), id) {
+                            w.release(id);
+                        }
+                        self.make_idle_at(now, k);
+                    }
+                    None => self.make_idle(now, peer, dialect),
                 }
-                self.make_idle(now, peer, dialect, None);
             }
             WorkerMessage::Disconnect => {
                 if known {
@@ -94,7 +108,7 @@ impl Broker {
                 if let Some(w) = self.workers.get_mut(&peer) {
                     w.in_flight.clear();
                 }
-                self.make_idle(now, peer, dialect, None)
+                self.make_idle(now, peer, dialect)
             }
             // Pirate: READY from a worker we think busy means it restarted.
             None => {
@@ -103,54 +117,56 @@ impl Broker {
                     self.stats.workers_lost += 1;
                     self.lose_worker(now, &peer);
                 }
-                self.register(&peer, dialect, None, credit);
-                self.make_idle(now, peer, dialect, None);
+                let key = self.register(&peer, dialect, None, credit);
+                self.make_idle_at(now, key);
             }
             Some(_) if busy.is_some() => self.refuse(now, &peer, dialect, "second READY"),
             Some(service) if mmi::is_mmi(&service) => {
                 self.refuse(now, &peer, dialect, "READY for a reserved mmi.* service")
             }
             Some(service) => {
-                self.register(&peer, dialect, Some(service), credit);
-                self.make_idle(now, peer, dialect, None)
+                let key = self.register(&peer, dialect, Some(service), credit);
+                self.make_idle_at(now, key)
             }
         }
     }
 
-    /// Registers a worker not known yet, for `service` or the default one.
+    /// Registers a worker not known yet, for `service` or the default one;
+    /// returns its slot.
     fn register(
         &mut self,
         peer: &PeerId,
         dialect: WorkerDialect,
         service: Option<Bytes>,
         credit: u32,
-    ) {
-        if self.workers.get(peer).is_some() {
-            return;
+    ) -> WorkerKey {
+        if let Some(key) = self.workers.key(peer) {
+            return key;
         }
         let service = service.unwrap_or_else(|| self.config.default_service.clone());
         info!(worker = ?peer, ?dialect, service = ?service, credit, "worker registered");
-        self.workers
+        let key = self
+            .workers
             .insert(peer.clone(), dialect, service.clone(), credit);
         self.service(&service).workers += 1;
+        key
     }
 
-    /// Registers the worker if it is new (for `service`, or the default
-    /// service), marks it idle and gives it work if any is waiting.
-    pub(super) fn make_idle(
-        &mut self,
-        now: Instant,
-        peer: PeerId,
-        dialect: WorkerDialect,
-        service: Option<Bytes>,
-    ) {
-        self.register(&peer, dialect, service, 1);
-        let expiry = self.config.heartbeat_for(dialect).expiry();
-        let (entry, w) = self.workers.set_idle(&peer).expect("registered above");
+    /// Registers the worker if it is new (for the default service), marks
+    /// it idle and gives it work if any is waiting.
+    pub(super) fn make_idle(&mut self, now: Instant, peer: PeerId, dialect: WorkerDialect) {
+        let key = self.register(&peer, dialect, None, 1);
+        self.make_idle_at(now, key);
+    }
+
+    /// Marks the known worker in slot `key` idle (a sign of life) and
+    /// gives it work if any is waiting.
+    pub(super) fn make_idle_at(&mut self, now: Instant, key: WorkerKey) {
+        let (entry, w) = self.workers.set_idle(key).expect("a known worker");
         if w.heartbeats() {
-            w.expires_at = Some(now + expiry);
+            w.expires_at = Some(now + self.config.heartbeat_for(w.dialect).expiry());
         }
-        let Some((key, epoch)) = entry else {
+        let Some(epoch) = entry else {
             return; // every credit in use
         };
         let service = w.service.clone();
