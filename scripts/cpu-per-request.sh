@@ -4,6 +4,8 @@
 # process (REP workers), 4 clients, window 64, 4 workers, 8 s.
 #
 # usage: scripts/cpu-per-request.sh broker|proxy [SIZE] [BROKER FLAGS...]
+# BENCH_FLAGS (environment): extra `corsair bench` flags, e.g.
+# "--io-batch 8192" for a load with stock libzmq I/O batches.
 # needs: a release build (cargo build --release), python3 with pyzmq
 # for `proxy`. Loopback only; ports picked at random.
 set -eu
@@ -28,7 +30,7 @@ sleep 0.5
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 t0=$(ticks)
 # shellcheck disable=SC2086
-out=$("$bin" bench --connect "$front" --backend "$back" --workers 4 $workers \
+out=$("$bin" bench --connect "$front" --backend "$back" --workers 4 $workers ${BENCH_FLAGS:-} \
     --clients 4 --window 64 --size "$size" --duration 8s 2>&1 | tail -1)
 t1=$(ticks)
 rate=$(echo "$out" | grep -o '[0-9]* req/s' | cut -d' ' -f1)

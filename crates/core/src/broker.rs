@@ -115,7 +115,9 @@ impl Broker {
         self.services.get(service).is_some_and(|s| s.workers > 0)
     }
 
-    /// The next message to send, if any.
+    /// The next message to send, if any. Finding none ends the turn:
+    /// a worker held for requests that arrived together (see
+    /// [`BrokerConfig::batch`]) goes back to its idle queue.
     pub fn poll_output(&mut self) -> Option<Output> {
         let out = self.outputs.pop_front();
         if out.is_none() && !self.held.is_empty() {

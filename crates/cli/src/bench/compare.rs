@@ -11,7 +11,8 @@ use super::{
     WorkerDialect, Workers,
 };
 
-/// The corsair configuration the target ratios are taken from.
+/// corsair with credit (the latency target's row, and the throughput
+/// figures request by request).
 const CORSAIR: &str = "corsair + PPP, credit 64";
 /// corsair's row with CURVE on.
 const CORSAIR_CURVE: &str = "corsair + PPP, credit 64, CURVE";
@@ -21,7 +22,8 @@ const PROXY: &str = "libzmq proxy + REP";
 const PROXY_1000: &str = "libzmq proxy + REP, 1000 workers";
 /// corsair's row with 1,000 connected workers instead of 4.
 const CORSAIR_1000: &str = "corsair + PPP, credit 64, 1000 workers";
-/// corsair's row with a dispatch batch of 64 (`--batch 64`).
+/// corsair with credit and a dispatch batch of 64 (`--batch 64`): the
+/// throughput targets' row.
 const CORSAIR_BATCH: &str = "corsair + PPP, credit 64, batch 64";
 /// The batch row with 1,000 connected workers: the 1,000-worker target
 /// is this row over the one above.
@@ -124,16 +126,18 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     1,
                 ),
             ];
+            let ppp = |label| Row::new(label, WorkerDialect::Ppp, ClientDialect::Plain, 64);
+            if window == 64 {
+                rows.push(Row {
+                    batch: 64,
+                    ..ppp(CORSAIR_BATCH)
+                });
+            }
             if (size, window) == (64, 64) {
-                let ppp = |label| Row::new(label, WorkerDialect::Ppp, ClientDialect::Plain, 64);
                 rows.extend([
                     Row {
                         workers: 1000,
                         ..ppp(CORSAIR_1000)
-                    },
-                    Row {
-                        batch: 64,
-                        ..ppp(CORSAIR_BATCH)
                     },
                     Row {
                         workers: 1000,
@@ -206,11 +210,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             r.errors + r.lost
         );
     }
-    let ratio = |size: usize, window: u64, latency: bool| {
+    // Row `label` against the proxy at `size` and `window`: throughput,
+    // or p50 latency.
+    let ratio = |label: &str, size: usize, window: u64, latency: bool| {
         let b = baseline(size, window).expect("baseline");
         let c = results
             .iter()
-            .find(|r| r.size == size && r.window == window && r.label == CORSAIR)
+            .find(|r| r.size == size && r.window == window && r.label == label)
             .expect("corsair ran");
         if latency {
             c.q(0.5) as f64 / b.q(0.5).max(1) as f64
@@ -229,11 +235,18 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let scale = rate_of(CORSAIR_BATCH_1000) / rate_of(CORSAIR_BATCH).max(1.0);
     let scale_lru = rate_of(CORSAIR_1000) / rate_of(CORSAIR).max(1.0);
     let runs: Vec<String> = results.iter().map(Outcome::json).collect();
+    let (rate, rate_4k) = (
+        ratio(CORSAIR_BATCH, 64, 64, false),
+        ratio(CORSAIR_BATCH, 4096, 64, false),
+    );
+    let (rate_1, rate_4k_1) = (
+        ratio(CORSAIR, 64, 64, false),
+        ratio(CORSAIR, 4096, 64, false),
+    );
+    let latency = ratio(CORSAIR, 64, 1, true);
     let summary = format!(
-        "{{\"throughput_ratio\":{:.3},\"throughput_ratio_4k\":{:.3},\"latency_ratio\":{:.3},\"workers_1000_ratio\":{scale:.3},\"workers_1000_ratio_batch_1\":{scale_lru:.3},\"runs\":[{}]}}",
-        ratio(64, 64, false),
-        ratio(4096, 64, false),
-        ratio(64, 1, true),
+        "{{\"throughput_ratio\":{rate:.3},\"throughput_ratio_4k\":{rate_4k:.3},\"latency_ratio\":{latency:.3},\"workers_1000_ratio\":{scale:.3},\"throughput_ratio_batch_1\":{rate_1:.3},\"throughput_ratio_4k_batch_1\":{rate_4k_1:.3},\"workers_1000_ratio_batch_1\":{scale_lru:.3},\"io_batch\":{},\"runs\":[{}]}}",
+        args.io_batch,
         runs.join(",")
     );
     if args.json {
@@ -241,10 +254,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     } else {
         println!();
         println!(
-            "{CORSAIR} vs libzmq proxy: throughput x{:.2} at 64 B, x{:.2} at 4 KiB (window 64); p50 latency x{:.2} at 64 B (window 1); 1000 workers vs 4: x{scale:.2} with --batch 64, x{scale_lru:.2} without",
-            ratio(64, 64, false),
-            ratio(4096, 64, false),
-            ratio(64, 1, true)
+            "{CORSAIR_BATCH} vs libzmq proxy: throughput x{rate:.2} at 64 B, x{rate_4k:.2} at 4 KiB (window 64), 1000 workers vs 4: x{scale:.2}; without the batch: x{rate_1:.2}, x{rate_4k_1:.2}, x{scale_lru:.2}. {CORSAIR}: p50 latency x{latency:.2} at 64 B (window 1). Load generator's libzmq I/O batch: {} bytes",
+            args.io_batch
         );
     }
     Ok(())

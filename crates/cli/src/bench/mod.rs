@@ -64,6 +64,10 @@ pub struct BenchArgs {
     /// Where the echo workers connect.
     #[arg(long, default_value = "tcp://localhost:5556", value_name = "EP")]
     backend: String,
+    /// libzmq's I/O batch in bytes on the load's own sockets (clients and
+    /// echo workers); stock libzmq's is 8192.
+    #[arg(long, default_value_t = peers::DEFAULT_IO_BATCH, value_name = "BYTES", value_parser = clap::value_parser!(i32).range(1..))]
+    io_batch: i32,
     /// Compare corsair with libzmq's proxy (starts everything itself).
     #[arg(long)]
     compare: bool,
@@ -393,6 +397,7 @@ impl Drop for Proxy {
 
 /// Runs `corsair bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    peers::IO_BATCH.store(args.io_batch, Ordering::Relaxed);
     if args.compare {
         return compare::run(&args);
     }

@@ -2,7 +2,7 @@
 //! sockets, moving `zmq::Message`s without copying payloads, so that the
 //! broker is what is measured.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 use corsair::security::CurveClient;
 use corsair::zmq;
@@ -11,6 +11,16 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
+
+/// libzmq's I/O batch (`ZMQ_IN_BATCH_SIZE` / `ZMQ_OUT_BATCH_SIZE`) of the
+/// load's own sockets, clients and echo workers: `bench --io-batch`, set
+/// once before any load starts.
+pub static IO_BATCH: AtomicI32 = AtomicI32::new(DEFAULT_IO_BATCH);
+
+/// `--io-batch`'s default: 64 KiB, as the broker's libzmq engine (stock
+/// libzmq: 8 KiB, which makes the load generator, not the broker, the
+/// limit at 4 KiB messages).
+pub const DEFAULT_IO_BATCH: i32 = 65536;
 
 /// Client dialects of the load generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,8 +97,9 @@ pub fn client(
     grace: Duration,
     curve: Option<&CurveClient>,
 ) -> zmq::Result<ClientResult> {
-    let socket = ctx.socket(zmq::DEALER)?;
+    let mut socket = ctx.socket(zmq::DEALER)?;
     socket.set_linger(0)?;
+    corsair_libzmq::set_batch_size(&mut socket, IO_BATCH.load(Ordering::Relaxed))?;
     CurveClient::apply_opt(curve, &socket)?;
     socket.set_sndhwm(0)?;
     socket.set_rcvhwm(0)?;
@@ -221,8 +232,9 @@ pub fn workers(
     };
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
-        let socket = ctx.socket(kind)?;
+        let mut socket = ctx.socket(kind)?;
         socket.set_linger(0)?;
+        corsair_libzmq::set_batch_size(&mut socket, IO_BATCH.load(Ordering::Relaxed))?;
         CurveClient::apply_opt(curve, &socket)?;
         socket.set_sndhwm(0)?;
         socket.set_rcvhwm(0)?;
