@@ -101,7 +101,8 @@ impl Service {
         !self.pending.is_empty()
     }
 
-    /// True when neither queue holds any entry (stale or not).
+    /// True when neither queue holds any entry (stale or not) and no
+    /// worker is held for the turn.
     pub fn is_drained(&self) -> bool {
         self.idle.is_empty() && self.pending.is_empty() && self.held.is_none()
     }
