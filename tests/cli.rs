@@ -93,6 +93,7 @@ fn bad_arguments_are_usage_errors() {
         &["broker", "--max-attempts", "0"][..],
         &["broker", "--attempt-timeout", "soon"],
         &["broker", "--batch", "0"],
+        &["bench", "--io-batch", "0"],
         &["worker", "--drop", "1.5"],
         &["client", "--retries", "lots"],
     ] {
