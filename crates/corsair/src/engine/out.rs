@@ -12,7 +12,7 @@ use corsair_proto::zmtp;
 /// Bodies at least this long are written from where they are instead of
 /// being copied into the buffer (below it, a copy costs less than the
 /// bookkeeping).
-pub(crate) const BY_REFERENCE: usize = 1024;
+const BY_REFERENCE: usize = 1024;
 
 /// Slices one vectored write takes at most (Linux's IOV_MAX is 1024).
 const MAX_SLICES: usize = 64;
@@ -67,7 +67,9 @@ impl Out {
             let n = if self.bodies.is_empty() {
                 w.write(&self.buf[self.pos..])
             } else {
-                w.write_vectored(&self.slices())
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let count = self.slices(&mut slices);
+                w.write_vectored(&slices[..count])
             };
             match n {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -85,26 +87,30 @@ impl Out {
         Ok(true)
     }
 
-    /// The unsent bytes in order, as far as one write takes them.
-    fn slices(&self) -> Vec<IoSlice<'_>> {
-        let mut slices = Vec::with_capacity(MAX_SLICES);
+    /// Fills `slices` with the unsent bytes in order, as far as one write
+    /// takes them; returns how many it filled.
+    fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>; MAX_SLICES]) -> usize {
+        let mut count = 0;
         let mut pos = self.pos;
         let mut skip = self.body_pos;
         for (at, body) in &self.bodies {
-            if slices.len() + 2 > MAX_SLICES {
-                return slices;
+            if count + 2 > MAX_SLICES {
+                return count;
             }
             if *at > pos {
-                slices.push(IoSlice::new(&self.buf[pos..*at]));
+                slices[count] = IoSlice::new(&self.buf[pos..*at]);
+                count += 1;
                 pos = *at;
             }
-            slices.push(IoSlice::new(&body[skip..]));
+            slices[count] = IoSlice::new(&body[skip..]);
+            count += 1;
             skip = 0;
         }
-        if pos < self.buf.len() {
-            slices.push(IoSlice::new(&self.buf[pos..]));
+        if pos < self.buf.len() && count < MAX_SLICES {
+            slices[count] = IoSlice::new(&self.buf[pos..]);
+            count += 1;
         }
-        slices
+        count
     }
 
     /// Counts `n` more bytes written.
