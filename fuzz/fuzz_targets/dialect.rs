@@ -19,8 +19,9 @@ fuzz_target!(|frames: Vec<Vec<u8>>| {
         }) = Inbound::decode(frames.clone(), bare)
         {
             let service = service.unwrap_or_default();
-            let _ = path.reply_to(Bytes::from_static(b"id"), &service, body.clone(), true);
-            let _ = path.failure_to(Bytes::from_static(b"id"), &service, "reason");
+            let mut out = Vec::new();
+            path.reply_to(&mut out, Bytes::from_static(b"id"), &service, body.clone(), true);
+            path.failure_to(&mut out, Bytes::from_static(b"id"), &service, "reason");
         }
     }
     let _ = decode_answer(frames.clone());

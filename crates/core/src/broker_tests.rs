@@ -704,3 +704,88 @@ fn draining_fails_queued_and_new_requests_lets_in_flight_ones_finish_then_fails_
     assert_eq!(h.broker.stats().shutdown_failed, 3);
     assert_eq!(h.broker.attempts_held(), 0);
 }
+
+#[test]
+fn requests_keep_the_frames_they_came_in_and_service_names_are_the_brokers_own() {
+    use corsair_proto::arena::Arena;
+    let mut h = Harness::new(config());
+    // Frames as the native engine takes them in: slices of one chunk.
+    let mut arena = Arena::new();
+    let mdp = |arena: &mut Arena, tag: &str, body: &str| {
+        vec![
+            arena.copy(tag.as_bytes()),
+            Bytes::new(),
+            Bytes::from_static(b"MDPC01"),
+            arena.copy(b"echo"),
+            arena.copy(body.as_bytes()),
+        ]
+    };
+    h.broker.handle_backend(
+        h.at(0),
+        b("m1"),
+        vec![
+            Bytes::new(),
+            Bytes::from_static(b"MDPW01"),
+            Bytes::from_static(&[0x01]),
+            arena.copy(b"echo"),
+        ],
+    );
+    let first = mdp(&mut arena, "t1", "at once");
+    let (tag, service, body) = (first[0].clone(), first[3].clone(), first[4].clone());
+    h.broker.handle_frontend(h.at(1), b("c1"), first);
+    let out = h.drain();
+    let dispatched = out[0].frames.last().unwrap();
+    assert_eq!(dispatched.as_ptr(), body.as_ptr(), "the body is not copied");
+    let address = out[0].frames[4].clone();
+    // The second request waits (m1 is busy), still in the frames it
+    // came in.
+    let second = mdp(&mut arena, "t2", "waits");
+    let (tag2, body2) = (second[0].clone(), second[4].clone());
+    h.broker.handle_frontend(h.at(2), b("c2"), second);
+    assert_eq!(h.broker.queued(), 1);
+    let reply = vec![
+        Bytes::new(),
+        Bytes::from_static(b"MDPW01"),
+        Bytes::from_static(&[0x03]),
+        address,
+        Bytes::new(),
+        b("done"),
+    ];
+    h.broker.handle_backend(h.at(3), b("m1"), reply);
+    let out = h.drain();
+    let to_c1 = out.iter().find(|o| o.side == Side::Frontend).unwrap();
+    assert_eq!(
+        to_c1.frames[1].as_ptr(),
+        tag.as_ptr(),
+        "the envelope is not copied"
+    );
+    assert_eq!(to_c1.frames[4], service);
+    let to_m1 = out.iter().find(|o| o.side == Side::Backend).unwrap();
+    let dispatched = to_m1.frames.last().unwrap();
+    assert_eq!(dispatched, &body2);
+    assert_eq!(
+        dispatched.as_ptr(),
+        body2.as_ptr(),
+        "the waiting body is not copied"
+    );
+    let address = to_m1.frames[4].clone();
+    h.broker.handle_backend(
+        h.at(4),
+        b("m1"),
+        vec![
+            Bytes::new(),
+            Bytes::from_static(b"MDPW01"),
+            Bytes::from_static(&[0x03]),
+            address,
+            Bytes::new(),
+            b("done"),
+        ],
+    );
+    let out = h.drain();
+    assert_eq!(out[0].frames[1], tag2);
+    assert_eq!(out[0].frames[1].as_ptr(), tag2.as_ptr());
+    // The service name in replies is the broker's own copy, made when
+    // the worker registered, so requests keep no chunk alive with it.
+    assert_eq!(out[0].frames[4], service);
+    assert_ne!(out[0].frames[4].as_ptr(), service.as_ptr());
+}

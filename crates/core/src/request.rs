@@ -25,7 +25,12 @@ pub struct RequestId(pub u64);
 impl RequestId {
     /// The 8-byte envelope frame that carries this id to a worker.
     pub fn to_frame(self) -> Bytes {
-        Bytes::copy_from_slice(&self.0.to_be_bytes())
+        Bytes::copy_from_slice(&self.to_bytes())
+    }
+
+    /// The bytes of that frame.
+    pub fn to_bytes(self) -> [u8; 8] {
+        self.0.to_be_bytes()
     }
 
     /// Reads an id back from the envelope a worker echoed.

@@ -64,13 +64,13 @@ impl WorkerDialect {
         out
     }
 
-    /// The same, as the broker's ROUTER sends it: the worker's identity
-    /// first. One allocation; the body frames are shared, not copied.
-    pub fn request_to(self, identity: Bytes, address: Bytes, body: &[Bytes]) -> Frames {
-        let mut out = Vec::with_capacity(6 + body.len());
+    /// The same, as the broker's ROUTER sends it (the worker's identity
+    /// first), appended to `out`, a list the caller may reuse: the body
+    /// frames are shared, not copied.
+    pub fn request_to(self, out: &mut Frames, identity: Bytes, address: Bytes, body: &[Bytes]) {
+        out.reserve(6 + body.len());
         out.push(identity);
-        self.write_request(&mut out, address, body);
-        out
+        self.write_request(out, address, body);
     }
 
     fn write_request(self, out: &mut Frames, address: Bytes, body: &[Bytes]) {
@@ -184,13 +184,19 @@ impl ReturnPath {
         out
     }
 
-    /// The same, as the broker's ROUTER sends it: the client's identity
-    /// first, in one allocation.
-    pub fn reply_to(&self, identity: Bytes, service: &Bytes, body: Frames, last: bool) -> Frames {
-        let mut out = Vec::with_capacity(self.envelope.len() + 5 + body.len());
+    /// The same, as the broker's ROUTER sends it (the client's identity
+    /// first), appended to `out`, a list the caller may reuse.
+    pub fn reply_to(
+        &self,
+        out: &mut Frames,
+        identity: Bytes,
+        service: &Bytes,
+        body: Frames,
+        last: bool,
+    ) {
+        out.reserve(self.envelope.len() + 5 + body.len());
         out.push(identity);
-        self.write_reply(&mut out, service, body, last);
-        out
+        self.write_reply(out, service, body, last);
     }
 
     fn write_reply(&self, out: &mut Frames, service: &Bytes, body: Frames, last: bool) {
@@ -214,9 +220,10 @@ impl ReturnPath {
         self.reply(service, self.failure_body(reason), true)
     }
 
-    /// The failure reply with the client's identity first.
-    pub fn failure_to(&self, identity: Bytes, service: &Bytes, reason: &str) -> Frames {
-        self.reply_to(identity, service, self.failure_body(reason), true)
+    /// The failure reply with the client's identity first, appended to
+    /// `out`.
+    pub fn failure_to(&self, out: &mut Frames, identity: Bytes, service: &Bytes, reason: &str) {
+        self.reply_to(out, identity, service, self.failure_body(reason), true)
     }
 
     fn failure_body(&self, reason: &str) -> Frames {

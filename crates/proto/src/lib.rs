@@ -16,6 +16,8 @@
 //! - [`dialect`] — all of them at once: [`Inbound::decode`] reads
 //!   whatever arrives on a broker socket; [`ReturnPath`] and
 //!   [`WorkerDialect`] frame the broker's answers.
+//! - [`arena`] — small frames packed into shared chunks, so that taking
+//!   a message in costs no allocation per frame.
 //! - [`zmtp`] — ZMTP 3.x itself (greeting, frames, READY/PING/PONG), for
 //!   the broker's native engine, which speaks it without libzmq.
 //!
@@ -35,6 +37,7 @@
 //! assert_eq!(FromWorker::decode(frames).unwrap().0, PirateDialect::Simple);
 //! ```
 
+pub mod arena;
 pub mod dialect;
 pub mod envelope;
 pub mod error;

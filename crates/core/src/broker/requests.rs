@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use corsair_proto::{Enveloped, Frames};
+use corsair_proto::{arena, Enveloped, Frames};
 use tracing::{debug, info, warn};
 
 use super::Broker;
@@ -40,6 +40,7 @@ impl Broker {
 
     fn accept(&mut self, now: Instant, route: Route, service: Bytes, body: Frames) {
         self.stats.accepted += 1;
+        let service = self.intern(service);
         if self.draining {
             self.stats.failed += 1;
             self.stats.shutdown_failed += 1;
@@ -93,6 +94,22 @@ impl Broker {
         Some(req)
     }
 
+    /// The broker's own copy of a service name: the key of the known
+    /// service, or for a new one a copy that shares no allocation, so
+    /// that requests and workers keeping the name keep nothing else.
+    pub(super) fn intern(&self, name: Bytes) -> Bytes {
+        match self.services.get_key_value(&name) {
+            Some((known, _)) => known.clone(),
+            None => {
+                let mut name = name;
+                arena::detach(&mut name);
+                name
+            }
+        }
+    }
+
+    /// The service called `name`, made if new; a new name must come from
+    /// [`Broker::intern`].
     pub(super) fn service(&mut self, name: &Bytes) -> &mut Service {
         self.services.entry(name.clone()).or_default()
     }
@@ -170,7 +187,9 @@ impl Broker {
                 );
             }
             let body = self.requests.get(id).expect("just started").body.frames();
-            let frames = dialect.request_to(peer.identity, id.to_frame(), body);
+            let mut frames = self.spare.pop().unwrap_or_default();
+            let address = self.ids.copy(&id.to_bytes());
+            dialect.request_to(&mut frames, peer.identity, address, body);
             self.outputs.push_back(Output {
                 side: peer.side,
                 frames,
@@ -277,10 +296,14 @@ impl Broker {
         if req.route.path.streams() {
             req.streamed = true;
             let peer = &req.route.peer;
-            let frames =
-                req.route
-                    .path
-                    .reply_to(peer.identity.clone(), &req.service, part.body, false);
+            let mut frames = self.spare.pop().unwrap_or_default();
+            req.route.path.reply_to(
+                &mut frames,
+                peer.identity.clone(),
+                &req.service,
+                part.body,
+                false,
+            );
             self.outputs.push_back(Output {
                 side: peer.side,
                 frames,

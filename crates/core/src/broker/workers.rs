@@ -143,7 +143,10 @@ impl Broker {
         if let Some(key) = self.workers.key(peer) {
             return key;
         }
-        let service = service.unwrap_or_else(|| self.config.default_service.clone());
+        let service = match service {
+            Some(name) => self.intern(name),
+            None => self.config.default_service.clone(),
+        };
         info!(worker = ?peer, ?dialect, service = ?service, credit, "worker registered");
         let key = self
             .workers

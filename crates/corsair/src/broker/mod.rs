@@ -420,6 +420,7 @@ impl Broker {
                     self.core.handle_undeliverable(now, side, &out);
                 }
             }
+            self.core.recycle(out);
         }
         self.io.flush();
         Ok(())

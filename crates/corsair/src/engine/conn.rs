@@ -6,6 +6,7 @@ use std::io;
 use std::mem;
 
 use bytes::Bytes;
+use corsair_proto::arena::Arena;
 use corsair_proto::zmtp::{self, Frame, WireError};
 use corsair_proto::Frames;
 
@@ -100,22 +101,24 @@ impl Conn {
         self.out.write_to(&mut self.stream)
     }
 
-    /// Takes in `data` just read: what it completes goes to `events`;
-    /// PINGs are answered. The rest of an incomplete frame is kept.
+    /// Takes in `data` just read: what it completes goes to `events`,
+    /// its frames copied into `arena`; PINGs are answered. The rest of
+    /// an incomplete frame is kept.
     pub(crate) fn take_in(
         &mut self,
         data: &[u8],
         socket_type: &'static str,
         limit: Option<u64>,
+        arena: &mut Arena,
         events: &mut Vec<Event>,
     ) -> Result<(), WireError> {
         if self.pending.is_empty() {
-            let used = self.parse(data, socket_type, limit, events)?;
+            let used = self.parse(data, socket_type, limit, arena, events)?;
             self.pending.extend_from_slice(&data[used..]);
         } else {
             let mut buf = mem::take(&mut self.pending);
             buf.extend_from_slice(data);
-            let used = self.parse(&buf, socket_type, limit, events)?;
+            let used = self.parse(&buf, socket_type, limit, arena, events)?;
             buf.drain(..used);
             self.pending = buf;
         }
@@ -127,6 +130,7 @@ impl Conn {
         data: &[u8],
         socket_type: &'static str,
         limit: Option<u64>,
+        arena: &mut Arena,
         events: &mut Vec<Event>,
     ) -> Result<usize, WireError> {
         let mut pos = 0;
@@ -154,11 +158,7 @@ impl Conn {
                     if self.partial.len() == MAX_FRAMES {
                         return Err(WireError::TooManyFrames(MAX_FRAMES));
                     }
-                    self.partial.push(if body.is_empty() {
-                        Bytes::new()
-                    } else {
-                        Bytes::copy_from_slice(body)
-                    });
+                    self.partial.push(arena.copy(body));
                     if !more {
                         let frames = mem::replace(&mut self.partial, Vec::with_capacity(3));
                         events.push(Event::Message(frames));
@@ -217,12 +217,20 @@ mod tests {
 
         let (mut whole, _p1) = conn();
         let mut all = Vec::new();
-        whole.take_in(&wire, "ROUTER", None, &mut all).unwrap();
+        whole
+            .take_in(&wire, "ROUTER", None, &mut Arena::new(), &mut all)
+            .unwrap();
         let (mut bytewise, _p2) = conn();
         let mut each = Vec::new();
         for b in &wire {
             bytewise
-                .take_in(std::slice::from_ref(b), "ROUTER", None, &mut each)
+                .take_in(
+                    std::slice::from_ref(b),
+                    "ROUTER",
+                    None,
+                    &mut Arena::new(),
+                    &mut each,
+                )
                 .unwrap();
         }
         assert_eq!(all, each);
@@ -267,7 +275,7 @@ mod tests {
         }
         let mut events = Vec::new();
         assert_eq!(
-            c.take_in(&wire, "ROUTER", None, &mut events),
+            c.take_in(&wire, "ROUTER", None, &mut Arena::new(), &mut events),
             Err(WireError::TooManyFrames(MAX_FRAMES))
         );
 
@@ -275,7 +283,7 @@ mod tests {
         let mut wire = zmtp::greeting(false).to_vec();
         zmtp::encode_frame(&mut wire, b"too soon", false);
         assert!(matches!(
-            c.take_in(&wire, "ROUTER", None, &mut events),
+            c.take_in(&wire, "ROUTER", None, &mut Arena::new(), &mut events),
             Err(WireError::Handshake(_))
         ));
     }

@@ -24,6 +24,7 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use corsair_proto::arena::Arena;
 use corsair_proto::zmtp::WireError;
 use corsair_proto::Frames;
 use mio::{Events, Interest, Poll, Token};
@@ -94,6 +95,8 @@ pub(crate) struct Native {
     handshakes: VecDeque<(Instant, usize, u64)>,
     scratch: Vec<u8>,
     parsed: Vec<Event>,
+    /// Where received frames are copied to, a chunk for many.
+    arena: Arena,
     limit: Option<u64>,
     next_serial: u64,
     next_id: u32,
@@ -131,6 +134,7 @@ impl Native {
             handshakes: VecDeque::new(),
             scratch: vec![0; READ_CHUNK],
             parsed: Vec::new(),
+            arena: Arena::new(),
             limit,
             next_serial: 0,
             // libzmq starts its generated identities at a random number.
@@ -337,6 +341,7 @@ impl Native {
             &self.scratch[..n],
             bound.socket_type,
             self.limit,
+            &mut self.arena,
             &mut self.parsed,
         );
         if !had_output && conn.unsent() > 0 {
