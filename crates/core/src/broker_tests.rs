@@ -720,16 +720,18 @@ fn requests_keep_the_frames_they_came_in_and_service_names_are_the_brokers_own()
             arena.copy(body.as_bytes()),
         ]
     };
-    h.broker.handle_backend(
-        h.at(0),
-        b("m1"),
-        vec![
+    // An MDP/0.1 worker's message: command, then the frames after it.
+    let worker = |command: u8, rest: Vec<Bytes>| {
+        let mut frames = vec![
             Bytes::new(),
             Bytes::from_static(b"MDPW01"),
-            Bytes::from_static(&[0x01]),
-            arena.copy(b"echo"),
-        ],
-    );
+            Bytes::copy_from_slice(&[command]),
+        ];
+        frames.extend(rest);
+        frames
+    };
+    let ready = worker(0x01, vec![arena.copy(b"echo")]);
+    h.broker.handle_backend(h.at(0), b("m1"), ready);
     let first = mdp(&mut arena, "t1", "at once");
     let (tag, service, body) = (first[0].clone(), first[3].clone(), first[4].clone());
     h.broker.handle_frontend(h.at(1), b("c1"), first);
@@ -743,14 +745,7 @@ fn requests_keep_the_frames_they_came_in_and_service_names_are_the_brokers_own()
     let (tag2, body2) = (second[0].clone(), second[4].clone());
     h.broker.handle_frontend(h.at(2), b("c2"), second);
     assert_eq!(h.broker.queued(), 1);
-    let reply = vec![
-        Bytes::new(),
-        Bytes::from_static(b"MDPW01"),
-        Bytes::from_static(&[0x03]),
-        address,
-        Bytes::new(),
-        b("done"),
-    ];
+    let reply = worker(0x03, vec![address, Bytes::new(), b("done")]);
     h.broker.handle_backend(h.at(3), b("m1"), reply);
     let out = h.drain();
     let to_c1 = out.iter().find(|o| o.side == Side::Frontend).unwrap();
@@ -769,18 +764,8 @@ fn requests_keep_the_frames_they_came_in_and_service_names_are_the_brokers_own()
         "the waiting body is not copied"
     );
     let address = to_m1.frames[4].clone();
-    h.broker.handle_backend(
-        h.at(4),
-        b("m1"),
-        vec![
-            Bytes::new(),
-            Bytes::from_static(b"MDPW01"),
-            Bytes::from_static(&[0x03]),
-            address,
-            Bytes::new(),
-            b("done"),
-        ],
-    );
+    let reply = worker(0x03, vec![address, Bytes::new(), b("done")]);
+    h.broker.handle_backend(h.at(4), b("m1"), reply);
     let out = h.drain();
     assert_eq!(out[0].frames[1], tag2);
     assert_eq!(out[0].frames[1].as_ptr(), tag2.as_ptr());
