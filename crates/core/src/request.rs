@@ -23,12 +23,8 @@ use crate::peer::PeerId;
 pub struct RequestId(pub u64);
 
 impl RequestId {
-    /// The 8-byte envelope frame that carries this id to a worker.
-    pub fn to_frame(self) -> Bytes {
-        Bytes::copy_from_slice(&self.to_bytes())
-    }
-
-    /// The bytes of that frame.
+    /// The bytes of the 8-byte envelope frame that carries this id to a
+    /// worker (the broker writes them into a shared chunk).
     pub fn to_bytes(self) -> [u8; 8] {
         self.0.to_be_bytes()
     }
@@ -307,6 +303,11 @@ mod tests {
     use crate::peer::Side;
     use corsair_proto::ClientDialect;
 
+    /// The id frame as a worker echoes it.
+    fn frame(id: RequestId) -> Bytes {
+        Bytes::copy_from_slice(&id.to_bytes())
+    }
+
     fn route() -> Route {
         Route {
             peer: PeerId::new(Side::Frontend, Bytes::from_static(b"c")),
@@ -325,15 +326,12 @@ mod tests {
     #[test]
     fn id_round_trips_through_its_frame_and_rejects_others() {
         let id = RequestId(0x0102_0304_0506_0708);
-        assert_eq!(RequestId::from_envelope(&[id.to_frame()]), Some(id));
+        assert_eq!(RequestId::from_envelope(&[frame(id)]), Some(id));
         assert_eq!(
             RequestId::from_envelope(&[Bytes::from_static(b"short")]),
             None
         );
-        assert_eq!(
-            RequestId::from_envelope(&[id.to_frame(), id.to_frame()]),
-            None
-        );
+        assert_eq!(RequestId::from_envelope(&[frame(id), frame(id)]), None);
         assert_eq!(RequestId::from_envelope(&[]), None);
     }
 
