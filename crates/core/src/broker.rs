@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use corsair_proto::arena::Arena;
-use corsair_proto::{Bare, Frames, Inbound};
+use corsair_proto::{lists, Bare, Frames, Inbound};
 use tracing::{info, warn};
 
 use crate::config::BrokerConfig;
@@ -52,17 +52,9 @@ pub struct Broker {
     draining: bool,
     /// Services holding a worker for the rest of the turn.
     held: Vec<Bytes>,
-    /// Output lists given back by [`Broker::recycle`].
-    spare: Vec<Frames>,
     /// Where request id frames are written, a chunk for many.
     ids: Arena,
 }
-
-/// Spare output lists [`Broker::recycle`] keeps at most.
-const SPARE_LISTS: usize = 1024;
-
-/// Frames a spare output list may have room for; a larger one is freed.
-const SPARE_FRAMES: usize = 16;
 
 impl Broker {
     /// A broker with nothing connected, its clock starting at `now`.
@@ -80,7 +72,6 @@ impl Broker {
             per_client: HashMap::default(),
             draining: false,
             held: Vec::new(),
-            spare: Vec::new(),
             ids: Arena::new(),
         }
     }
@@ -137,22 +128,6 @@ impl Broker {
             self.end_turn();
         }
         out
-    }
-
-    /// Gives back the frames of an output once sent: the next output
-    /// reuses the list, so that in a steady flow outputs allocate none.
-    /// Lists with room for more than 16 frames are freed, and no more
-    /// than 1,024 are kept.
-    pub fn recycle(&mut self, mut frames: Frames) {
-        if self.spare.len() < SPARE_LISTS && frames.capacity() <= SPARE_FRAMES {
-            frames.clear();
-            self.spare.push(frames);
-        }
-    }
-
-    /// An empty list for an output, recycled if one is spare.
-    fn spare_list(&mut self) -> Frames {
-        self.spare.pop().unwrap_or_default()
     }
 
     /// Everything produced so far has been taken: workers held for this
@@ -315,7 +290,7 @@ impl Broker {
     }
 
     fn send_reply(&mut self, route: &Route, service: &Bytes, body: Frames) {
-        let mut frames = self.spare_list();
+        let mut frames = lists::take();
         route.path.reply_to(
             &mut frames,
             route.peer.identity.clone(),
@@ -330,7 +305,7 @@ impl Broker {
     }
 
     fn send_failure(&mut self, route: &Route, service: &Bytes, reason: &str) {
-        let mut frames = self.spare_list();
+        let mut frames = lists::take();
         route
             .path
             .failure_to(&mut frames, route.peer.identity.clone(), service, reason);

@@ -10,7 +10,7 @@
 //! million queued requests cost one record each, with no hash map slack.
 
 use bytes::Bytes;
-use corsair_proto::{Frames, ReturnPath};
+use corsair_proto::{lists, Frames, ReturnPath};
 
 use crate::peer::PeerId;
 
@@ -78,10 +78,15 @@ pub enum Body {
 }
 
 impl Body {
-    /// The body of these frames.
+    /// The body of these frames. A list of one frame is given back to
+    /// the thread's spares ([`corsair_proto::lists`]).
     pub fn new(mut frames: Frames) -> Self {
         match frames.len() {
-            1 => Body::One(frames.pop().expect("one frame")),
+            1 => {
+                let frame = frames.pop().expect("one frame");
+                lists::give(frames);
+                Body::One(frame)
+            }
             _ => Body::Many(frames),
         }
     }
@@ -124,6 +129,18 @@ pub struct Request {
 }
 
 impl Request {
+    /// Drops an ended request, giving its lists back to the thread's
+    /// spares ([`corsair_proto::lists`]) for the next messages.
+    pub fn recycle(self) {
+        lists::give(self.route.path.envelope);
+        if let Body::Many(frames) = self.body {
+            lists::give(frames);
+        }
+        if let Some(partial) = self.partial {
+            lists::give(*partial);
+        }
+    }
+
     /// The worker and the dispatch number, while in flight.
     pub fn in_flight(&self) -> Option<(&PeerId, u32)> {
         match &self.state {

@@ -1,7 +1,8 @@
 //! Multipart messages as [`Frames`].
 
 use bytes::Bytes;
-use corsair_proto::Frames;
+use corsair_proto::arena::Arena;
+use corsair_proto::{lists, Frames};
 
 /// Receives one whole multipart message. An interrupting signal is
 /// retried.
@@ -27,18 +28,26 @@ pub fn recv(socket: &zmq::Socket, flags: i32) -> zmq::Result<Frames> {
 /// `known` is the last identity seen on this socket: a message from the
 /// same peer shares that identity's buffer instead of copying it again,
 /// so a burst of requests from one client keeps one copy of its name.
+/// Frames are copied into `arena` (small ones share its chunks) and the
+/// list is a spare one if the thread has one ([`corsair_proto::lists`]).
 pub fn recv_routed(
     socket: &zmq::Socket,
     flags: i32,
     known: &mut Bytes,
+    arena: &mut Arena,
 ) -> zmq::Result<Option<(Bytes, Frames)>> {
     let first = recv_first(socket, flags)?;
     if first[..] != known[..] {
         *known = Bytes::copy_from_slice(&first);
     }
     let identity = known.clone();
-    let mut frames = Vec::with_capacity(3);
-    recv_rest(socket, first.get_more(), &mut frames)?;
+    let mut frames = lists::take();
+    let mut more = first.get_more();
+    while more {
+        let msg = socket.recv_msg(0)?;
+        more = msg.get_more();
+        frames.push(arena.copy(&msg));
+    }
     Ok((!frames.is_empty()).then_some((identity, frames)))
 }
 

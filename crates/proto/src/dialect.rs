@@ -199,7 +199,9 @@ impl ReturnPath {
         self.write_reply(out, service, body, last);
     }
 
-    fn write_reply(&self, out: &mut Frames, service: &Bytes, body: Frames, last: bool) {
+    /// Appends the reply's frames; `body`'s list is given back to the
+    /// thread's spares ([`crate::lists`]).
+    fn write_reply(&self, out: &mut Frames, service: &Bytes, mut body: Frames, last: bool) {
         out.extend(self.envelope.iter().cloned());
         if self.delimited {
             out.push(Bytes::new());
@@ -211,7 +213,8 @@ impl ReturnPath {
             }
             out.push(service.clone());
         }
-        out.extend(body);
+        out.append(&mut body);
+        crate::lists::give(body);
     }
 
     /// Frames the definite failure reply: one empty frame for plain
@@ -333,7 +336,8 @@ impl Inbound {
             let header = frames.get(delimiter + 1).map(|h| h.as_ref());
             if header == Some(mdp::MDPC01) || header == Some(mdp::MDPC02) {
                 let mut frames = frames;
-                let rest = frames.split_off(delimiter + 1);
+                let mut rest = crate::lists::take();
+                rest.extend(frames.drain(delimiter + 1..));
                 frames.pop();
                 return Self::mdp_client(frames, true, rest);
             }

@@ -34,9 +34,13 @@ impl Enveloped {
         if delimiter + 1 == frames.len() {
             return Err(DecodeError::MissingBody);
         }
-        // The body keeps the message's own allocation; only a non-empty
-        // envelope gets one of its own. One pass moves the body down.
-        let mut envelope = Vec::with_capacity(delimiter);
+        // The body keeps the message's list; only a non-empty envelope
+        // needs one of its own (a spare one, if the thread has one). One
+        // pass moves the body down.
+        let mut envelope = Frames::new();
+        if delimiter > 0 {
+            envelope = crate::lists::take();
+        }
         let mut front = frames.drain(..=delimiter);
         envelope.extend(front.by_ref().take(delimiter));
         drop(front);

@@ -18,6 +18,8 @@
 //!   [`WorkerDialect`] frame the broker's answers.
 //! - [`arena`] — small frames packed into shared chunks, so that taking
 //!   a message in costs no allocation per frame.
+//! - [`lists`] — frame lists reused on one thread, so that a message
+//!   costs no list allocation either.
 //! - [`zmtp`] — ZMTP 3.x itself (greeting, frames, READY/PING/PONG), for
 //!   the broker's native engine, which speaks it without libzmq.
 //!
@@ -41,6 +43,7 @@ pub mod arena;
 pub mod dialect;
 pub mod envelope;
 pub mod error;
+pub mod lists;
 pub mod mdp;
 pub mod pirate;
 pub mod zmtp;

@@ -292,9 +292,8 @@ impl ClientMessage {
     /// message decodes as `Request` when `replies` is false (the broker
     /// reading a request) and as `Final` when true (a client reading its
     /// reply).
-    pub fn decode(frames: Frames, replies: bool) -> Result<(MdpVersion, Self), DecodeError> {
-        let mut it = frames.into_iter();
-        let header = it.next().ok_or(DecodeError::Empty)?;
+    pub fn decode(mut frames: Frames, replies: bool) -> Result<(MdpVersion, Self), DecodeError> {
+        let header = frames.first().ok_or(DecodeError::Empty)?;
         let version = match header.as_ref() {
             MDPC01 => MdpVersion::V01,
             MDPC02 => MdpVersion::V02,
@@ -305,36 +304,45 @@ impl ClientMessage {
             }
         };
         let dialect = version.client_dialect();
-        let command = match version {
-            MdpVersion::V01 if replies => ClientCommand::Final,
-            MdpVersion::V01 => ClientCommand::Request,
+        // Where the service name is: after the header, and the command
+        // frame of 0.2.
+        let (command, at) = match version {
+            MdpVersion::V01 if replies => (ClientCommand::Final, 1),
+            MdpVersion::V01 => (ClientCommand::Request, 1),
             MdpVersion::V02 => {
-                let frame = it.next().ok_or(DecodeError::MissingFrame {
+                let frame = frames.get(1).ok_or(DecodeError::MissingFrame {
                     dialect,
                     what: "command",
                 })?;
-                match command_byte(dialect, &frame)? {
+                let command = match command_byte(dialect, frame)? {
                     0x01 => ClientCommand::Request,
                     0x02 => ClientCommand::Partial,
                     0x03 => ClientCommand::Final,
                     byte => return Err(DecodeError::UnknownCommand { dialect, byte }),
-                }
+                };
+                (command, 2)
             }
         };
-        let service = it.next().ok_or(DecodeError::MissingFrame {
-            dialect,
-            what: "service name",
-        })?;
-        let body: Frames = it.collect();
-        if body.is_empty() {
+        let service = match frames.get_mut(at) {
+            Some(service) => std::mem::take(service),
+            None => {
+                return Err(DecodeError::MissingFrame {
+                    dialect,
+                    what: "service name",
+                })
+            }
+        };
+        if frames.len() == at + 1 {
             return Err(DecodeError::MissingBody);
         }
+        // The body keeps the message's list.
+        frames.drain(..=at);
         Ok((
             version,
             ClientMessage {
                 command,
                 service,
-                body,
+                body: frames,
             },
         ))
     }

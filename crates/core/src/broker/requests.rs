@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use corsair_proto::{arena, Enveloped, Frames};
+use corsair_proto::{arena, lists, Enveloped, Frames};
 use tracing::{debug, info, warn};
 
 use super::Broker;
@@ -187,7 +187,7 @@ impl Broker {
                 );
             }
             let body = self.requests.get(id).expect("just started").body.frames();
-            let mut frames = self.spare.pop().unwrap_or_default();
+            let mut frames = lists::take();
             let address = self.ids.copy(&id.to_bytes());
             dialect.request_to(&mut frames, peer.identity, address, body);
             self.outputs.push_back(Output {
@@ -268,6 +268,7 @@ impl Broker {
                     }
                 };
                 self.send_reply(&req.route, &req.service, body);
+                req.recycle();
             }
             None if id.is_some() => {
                 self.stats.duplicate_replies += 1;
@@ -278,6 +279,7 @@ impl Broker {
                 warn!(worker = ?worker, "reply with an envelope naming no request dropped");
             }
         }
+        lists::give(reply.envelope);
         id
     }
 
@@ -296,7 +298,7 @@ impl Broker {
         if req.route.path.streams() {
             req.streamed = true;
             let peer = &req.route.peer;
-            let mut frames = self.spare.pop().unwrap_or_default();
+            let mut frames = lists::take();
             req.route.path.reply_to(
                 &mut frames,
                 peer.identity.clone(),

@@ -420,7 +420,8 @@ impl Broker {
                     self.core.handle_undeliverable(now, side, &out);
                 }
             }
-            self.core.recycle(out);
+            // Sent (or refused): the list serves a later message.
+            corsair_proto::lists::give(out);
         }
         self.io.flush();
         Ok(())

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use corsair_core::Side;
+use corsair_proto::arena::Arena;
 
 use super::io::{socket_of, Received, Role, SendError};
 use super::{BrokerError, BrokerSecurity, LINGER};
@@ -44,6 +45,8 @@ pub(super) struct ZmqIo {
     taken: usize,
     /// Counts oversize refusals, with a size limit.
     pub(super) oversize: Option<OversizeMonitor>,
+    /// Where received frames are copied, small ones many to a chunk.
+    arena: Arena,
 }
 
 fn router(
@@ -113,6 +116,7 @@ impl ZmqIo {
             done: 0,
             taken: 0,
             oversize,
+            arena: Arena::new(),
         })
     }
 
@@ -135,10 +139,13 @@ impl ZmqIo {
                 let got = match bound.role {
                     Role::Answers => frames::recv(&bound.socket, zmq::DONTWAIT)
                         .map(|m| Some(Received::Answer(m))),
-                    Role::Router(side) => {
-                        frames::recv_routed(&bound.socket, zmq::DONTWAIT, &mut bound.last_sender)
-                            .map(|m| m.map(|(identity, m)| Received::Routed(side, identity, m)))
-                    }
+                    Role::Router(side) => frames::recv_routed(
+                        &bound.socket,
+                        zmq::DONTWAIT,
+                        &mut bound.last_sender,
+                        &mut self.arena,
+                    )
+                    .map(|m| m.map(|(identity, m)| Received::Routed(side, identity, m))),
                 };
                 match got {
                     Ok(Some(m)) => {

@@ -8,7 +8,7 @@ use std::mem;
 use bytes::Bytes;
 use corsair_proto::arena::Arena;
 use corsair_proto::zmtp::{self, Frame, WireError};
-use corsair_proto::Frames;
+use corsair_proto::{lists, Frames};
 
 use super::endpoint::Stream;
 use super::out::Out;
@@ -160,7 +160,7 @@ impl Conn {
                     }
                     self.partial.push(arena.copy(body));
                     if !more {
-                        let frames = mem::replace(&mut self.partial, Vec::with_capacity(3));
+                        let frames = mem::replace(&mut self.partial, lists::take());
                         events.push(Event::Message(frames));
                     }
                 }
