@@ -5,6 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::time::Instant;
 
 use bytes::Bytes;
+use corsair_proto::arena::Arena;
 use corsair_proto::WorkerDialect;
 use smallvec::SmallVec;
 
@@ -103,12 +104,19 @@ pub struct Workers {
     free: Vec<u32>,
     index: HashMap<PeerId, WorkerKey>,
     next_epoch: u64,
+    /// Where the workers' identities are copied, dozens to a chunk: the
+    /// chunk's one reference count is what every dispatch touches when
+    /// it puts a worker's identity on an output, and a count shared by
+    /// many workers stays in the CPU's cache (see [`Workers::insert`]).
+    names: Arena,
 }
 
 impl Workers {
     /// Registers a worker, suspect until the caller makes it idle, with
     /// `credit` capped at [`MAX_CREDIT`]; replaces any earlier entry for
-    /// the same peer. Returns its slot.
+    /// the same peer. Returns its slot. The record keeps its own copy of
+    /// the identity, packed with other workers' identities: one chunk
+    /// of 2 KiB stays allocated while any worker named in it is known.
     pub fn insert(
         &mut self,
         peer: PeerId,
@@ -117,6 +125,7 @@ impl Workers {
         credit: u32,
     ) -> WorkerKey {
         self.remove(&peer);
+        let peer = PeerId::new(peer.side, self.names.copy(&peer.identity));
         let worker = Worker {
             peer: peer.clone(),
             dialect,
@@ -310,6 +319,24 @@ mod tests {
         assert!(workers.get(&peer("a")).is_none());
         assert_eq!(workers.at(b).map(|w| w.peer.clone()), Some(peer("b")));
         assert_eq!(workers.len(), 1);
+    }
+
+    #[test]
+    fn identities_are_copied_side_by_side_and_still_name_their_workers() {
+        let mut workers = Workers::default();
+        let own = |s: &str| PeerId::new(Side::Backend, Bytes::from(s.as_bytes().to_vec()));
+        let a = workers.insert(own("worker-a"), WorkerDialect::Fetch, Bytes::new(), 1);
+        let b = workers.insert(own("worker-b"), WorkerDialect::Fetch, Bytes::new(), 1);
+        let ida = &workers.at(a).expect("known").peer.identity;
+        let idb = &workers.at(b).expect("known").peer.identity;
+        assert_eq!(ida.as_ref(), b"worker-a");
+        assert_eq!(
+            idb.as_ptr() as usize - ida.as_ptr() as usize,
+            8,
+            "b's identity follows a's in one chunk"
+        );
+        assert!(!ida.is_unique(), "the chunk is shared");
+        assert_eq!(workers.key(&own("worker-b")), Some(b));
     }
 
     #[test]
