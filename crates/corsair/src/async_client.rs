@@ -85,8 +85,9 @@ impl AsyncClient {
         timeout: Duration,
         curve: Option<&CurveClient>,
     ) -> Result<Self, ClientError> {
-        let socket = ctx.socket(zmq::DEALER)?;
+        let mut socket = ctx.socket(zmq::DEALER)?;
         socket.set_linger(0)?;
+        frames::set_io_batch(&mut socket)?;
         CurveClient::apply_opt(curve, &socket)?;
         socket.set_rcvhwm(0)?;
         socket.set_sndhwm(0)?;

@@ -130,8 +130,9 @@ impl Client {
 
     fn connect(&mut self, endpoint: usize) -> Result<&zmq::Socket, ClientError> {
         self.socket = None;
-        let socket = self.ctx.socket(zmq::REQ)?;
+        let mut socket = self.ctx.socket(zmq::REQ)?;
         socket.set_linger(0)?;
+        frames::set_io_batch(&mut socket)?;
         CurveClient::apply_opt(self.curve.as_ref(), &socket)?;
         let ep = &self.endpoints[endpoint];
         socket.connect(ep)?;

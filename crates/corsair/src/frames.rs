@@ -4,6 +4,19 @@ use bytes::Bytes;
 use corsair_proto::arena::Arena;
 use corsair_proto::{lists, Frames};
 
+/// Bytes libzmq reads from and writes to one connection per system call
+/// on corsair's sockets: the broker's, the clients' and the workers'
+/// (stock libzmq: 8,192, so a 1 MiB message takes 128 system calls to
+/// write, and replies that queue up behind each other go out in 8 KiB
+/// pieces).
+pub const IO_BATCH: i32 = 64 * 1024;
+
+/// Sets a socket's I/O batches to [`IO_BATCH`]; call it before the
+/// socket connects or binds.
+pub fn set_io_batch(socket: &mut zmq::Socket) -> zmq::Result<()> {
+    corsair_libzmq::set_batch_size(socket, IO_BATCH)
+}
+
 /// Receives one whole multipart message. An interrupting signal is
 /// retried.
 ///

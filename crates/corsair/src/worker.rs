@@ -172,8 +172,9 @@ impl Worker {
             WorkerDialect::Simple | WorkerDialect::Fetch => zmq::REQ,
             WorkerDialect::Paranoid | WorkerDialect::Mdp(_) => zmq::DEALER,
         };
-        let socket = self.ctx.socket(kind)?;
+        let mut socket = self.ctx.socket(kind)?;
         socket.set_linger(0)?;
+        frames::set_io_batch(&mut socket)?;
         CurveClient::apply_opt(self.options.curve.as_ref(), &socket)?;
         socket.connect(&self.options.endpoint)?;
         let ready = match self.options.dialect {
@@ -381,12 +382,14 @@ impl Worker {
         shutdown: &Shutdown,
     ) -> Result<(), WorkerError> {
         let answers_ep = self.options.answers.clone().ok_or(WorkerError::NoAnswers)?;
-        let answers = self.ctx.socket(zmq::PUSH)?;
+        let mut answers = self.ctx.socket(zmq::PUSH)?;
         answers.set_linger(ANSWER_LINGER_MS)?;
+        frames::set_io_batch(&mut answers)?;
         CurveClient::apply_opt(self.options.curve.as_ref(), &answers)?;
         answers.connect(&answers_ep)?;
-        let socket = self.ctx.socket(zmq::REQ)?;
+        let mut socket = self.ctx.socket(zmq::REQ)?;
         socket.set_linger(0)?;
+        frames::set_io_batch(&mut socket)?;
         CurveClient::apply_opt(self.options.curve.as_ref(), &socket)?;
         socket.connect(&self.options.endpoint)?;
         info!(endpoint = %self.options.endpoint, answers = %answers_ep, dialect = ?self.options.dialect, "worker ready");

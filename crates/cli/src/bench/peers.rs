@@ -17,10 +17,10 @@ use mio::{Interest, Token};
 /// once before any load starts.
 pub static IO_BATCH: AtomicI32 = AtomicI32::new(DEFAULT_IO_BATCH);
 
-/// `--io-batch`'s default: 64 KiB, as the broker's libzmq engine (stock
+/// `--io-batch`'s default: 64 KiB, as corsair's own sockets (stock
 /// libzmq: 8 KiB, which makes the load generator, not the broker, the
 /// limit at 4 KiB messages).
-pub const DEFAULT_IO_BATCH: i32 = 65536;
+pub const DEFAULT_IO_BATCH: i32 = corsair::frames::IO_BATCH;
 
 /// Client dialects of the load generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -16,9 +16,6 @@ use crate::security::Domain;
 /// How long a send may block on a full peer queue before the message
 /// counts as undeliverable.
 const SEND_TIMEOUT: Duration = Duration::from_millis(1000);
-/// Bytes libzmq reads from and writes to one connection per system call
-/// on the broker's ROUTER sockets (libzmq's default: 8192).
-const IO_BATCH_BYTES: i32 = 64 * 1024;
 /// Messages taken from one socket in a row before looking at the next,
 /// so that neither side can starve the other.
 const BATCH: usize = 64;
@@ -56,7 +53,7 @@ fn router(
 ) -> Result<zmq::Socket, BrokerError> {
     let mut socket = ctx.socket(zmq::ROUTER)?;
     socket.set_router_mandatory(true)?;
-    corsair_libzmq::set_batch_size(&mut socket, IO_BATCH_BYTES)?;
+    frames::set_io_batch(&mut socket)?;
     security.apply(&socket, domain)?;
     Ok(socket)
 }
