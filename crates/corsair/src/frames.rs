@@ -29,8 +29,8 @@ pub fn recv(socket: &zmq::Socket, flags: i32) -> zmq::Result<Frames> {
     let first = recv_first(socket, flags)?;
     let mut frames = Vec::with_capacity(if first.get_more() { 4 } else { 1 });
     let more = first.get_more();
-    frames.push(to_bytes(first));
-    recv_rest(socket, more, &mut frames)?;
+    frames.push(to_bytes(&first));
+    recv_rest(socket, more, &mut frames, to_bytes)?;
     Ok(frames)
 }
 
@@ -55,12 +55,9 @@ pub fn recv_routed(
     }
     let identity = known.clone();
     let mut frames = lists::take();
-    let mut more = first.get_more();
-    while more {
-        let msg = socket.recv_msg(0)?;
-        more = msg.get_more();
-        frames.push(arena.copy(&msg));
-    }
+    recv_rest(socket, first.get_more(), &mut frames, |data| {
+        arena.copy(data)
+    })?;
     Ok((!frames.is_empty()).then_some((identity, frames)))
 }
 
@@ -74,21 +71,28 @@ fn recv_first(socket: &zmq::Socket, flags: i32) -> zmq::Result<zmq::Message> {
     }
 }
 
-/// The rest of a multipart message, already here once its first frame is.
-fn recv_rest(socket: &zmq::Socket, mut more: bool, frames: &mut Frames) -> zmq::Result<()> {
+/// The rest of a multipart message, already here once its first frame
+/// is; `copy` turns each frame's bytes into a `Bytes`.
+fn recv_rest(
+    socket: &zmq::Socket,
+    mut more: bool,
+    frames: &mut Frames,
+    mut copy: impl FnMut(&[u8]) -> Bytes,
+) -> zmq::Result<()> {
     while more {
         let msg = socket.recv_msg(0)?;
         more = msg.get_more();
-        frames.push(to_bytes(msg));
+        frames.push(copy(&msg));
     }
     Ok(())
 }
 
-fn to_bytes(msg: zmq::Message) -> Bytes {
-    if msg.is_empty() {
+/// A frame's own copy of `data`.
+fn to_bytes(data: &[u8]) -> Bytes {
+    if data.is_empty() {
         Bytes::new()
     } else {
-        Bytes::copy_from_slice(&msg)
+        Bytes::copy_from_slice(data)
     }
 }
 

@@ -37,10 +37,11 @@ impl Enveloped {
         // The body keeps the message's list; only a non-empty envelope
         // needs one of its own (a spare one, if the thread has one). One
         // pass moves the body down.
-        let mut envelope = Frames::new();
-        if delimiter > 0 {
-            envelope = crate::lists::take();
-        }
+        let mut envelope = if delimiter > 0 {
+            crate::lists::take()
+        } else {
+            Frames::new()
+        };
         let mut front = frames.drain(..=delimiter);
         envelope.extend(front.by_ref().take(delimiter));
         drop(front);
