@@ -63,12 +63,33 @@ impl Row {
 
 /// Runs the comparison and prints its table (and JSON summary).
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let per_run = if args.quick {
-        Duration::from_secs(2)
+    let (per_run, rounds) = if args.quick {
+        (
+            Duration::from_secs(2),
+            args.rounds.map_or(1, |r| r as usize),
+        )
     } else {
-        Duration::from_secs(10)
+        (
+            Duration::from_secs(5),
+            args.rounds.map_or(3, |r| r as usize),
+        )
     };
-    let mut results: Vec<Outcome> = Vec::new();
+    let mut results: Vec<(usize, Outcome)> = Vec::new();
+    for round in 0..rounds {
+        run_round(round, per_run, !args.json, &mut results)?;
+    }
+    report(args, rounds, &results);
+    Ok(())
+}
+
+/// Runs every system once, in the table's order, adding each outcome to
+/// `results` with `round`.
+fn run_round(
+    round: usize,
+    per_run: Duration,
+    progress: bool,
+    results: &mut Vec<(usize, Outcome)>,
+) -> anyhow::Result<()> {
     for size in [64usize, 4096] {
         for window in [1u64, 64] {
             fn load<'a>(
@@ -90,7 +111,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     curve,
                 }
             }
-            let shape = (size, window, per_run, !args.json);
+            let shape = (size, window, per_run, progress);
             let proxies: &[(&str, u64)] = if (size, window) == (64, 64) {
                 &[(PROXY, 4), (PROXY_1000, 1000)]
             } else {
@@ -101,10 +122,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 let _w = Workers::start(workers, &proxy.backend, WorkerDialect::Rep, "", 1, None);
                 thread::sleep(Duration::from_millis(200 + workers));
                 let ep = proxy.frontend.clone();
-                results.push(run_load(
-                    label,
-                    &load(&ep, ClientDialect::Plain, "", shape, None),
-                )?);
+                results.push((
+                    round,
+                    run_load(label, &load(&ep, ClientDialect::Plain, "", shape, None))?,
+                ));
             }
             let mut rows = vec![
                 Row::new("corsair + PPP", WorkerDialect::Ppp, ClientDialect::Plain, 1),
@@ -134,15 +155,17 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 });
             }
             if (size, window) == (64, 64) {
+                // Right after the batch row with 4 workers, which it is
+                // measured against.
                 rows.extend([
-                    Row {
-                        workers: 1000,
-                        ..ppp(CORSAIR_1000)
-                    },
                     Row {
                         workers: 1000,
                         batch: 64,
                         ..ppp(CORSAIR_BATCH_1000)
+                    },
+                    Row {
+                        workers: 1000,
+                        ..ppp(CORSAIR_1000)
                     },
                 ]);
             }
@@ -178,85 +201,316 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 // Time for every worker to connect and say READY.
                 thread::sleep(Duration::from_millis(200 + row.workers));
                 let ep = broker.frontend.clone();
-                results.push(run_load(
-                    row.label,
-                    &load(&ep, row.clients, service, shape, peers.as_ref()),
-                )?);
+                results.push((
+                    round,
+                    run_load(
+                        row.label,
+                        &load(&ep, row.clients, service, shape, peers.as_ref()),
+                    )?,
+                ));
             }
         }
     }
-    let baseline = |size: usize, window: u64| {
-        results
+    Ok(())
+}
+
+/// The medians over rounds of one system at one payload and window.
+#[derive(Debug, Clone, PartialEq)]
+struct Line {
+    size: usize,
+    window: u64,
+    label: String,
+    /// Requests per second.
+    rate: f64,
+    /// Requests per second over the proxy's in the same round.
+    rate_ratio: f64,
+    /// p50 latency, microseconds.
+    p50: f64,
+    /// p50 over the proxy's in the same round.
+    p50_ratio: f64,
+    /// p99 latency, microseconds.
+    p99: f64,
+    /// Failure replies, malformed replies and requests never answered,
+    /// over every round.
+    errors: u64,
+}
+
+/// The results of every round, by system.
+struct Rounds<'a>(&'a [(usize, Outcome)]);
+
+impl Rounds<'_> {
+    /// `label`'s outcome at `size`, `window` in `round`.
+    fn find(&self, round: usize, size: usize, window: u64, label: &str) -> Option<&Outcome> {
+        self.0
             .iter()
-            .find(|r| r.size == size && r.window == window && r.label == PROXY)
-            .cloned()
+            .find(|(r, o)| *r == round && (o.size, o.window) == (size, window) && o.label == label)
+            .map(|(_, o)| o)
+    }
+
+    /// `of(a) / of(b)` in each round that ran both (`a` at `size`,
+    /// `window` against `b` at the same): a ratio is only ever taken
+    /// between runs of one round, close in time, so that a slow spell of
+    /// the machine weighs on both sides of it.
+    fn ratios(
+        &self,
+        (size, window): (usize, u64),
+        a: &str,
+        b: &str,
+        of: impl Fn(&Outcome) -> f64,
+    ) -> Vec<f64> {
+        let mut rounds: Vec<usize> = self.0.iter().map(|(r, _)| *r).collect();
+        rounds.dedup();
+        rounds
+            .into_iter()
+            .filter_map(|r| {
+                let (x, y) = (
+                    self.find(r, size, window, a)?,
+                    self.find(r, size, window, b)?,
+                );
+                Some(of(x) / of(y).max(f64::MIN_POSITIVE))
+            })
+            .collect()
+    }
+
+    /// One line per system, in the order of the first round.
+    fn lines(&self) -> Vec<Line> {
+        let mut lines: Vec<Line> = Vec::new();
+        for (_, o) in self.0 {
+            if lines
+                .iter()
+                .any(|l| (l.size, l.window, l.label.as_str()) == (o.size, o.window, &*o.label))
+            {
+                continue;
+            }
+            let same: Vec<&Outcome> = self
+                .0
+                .iter()
+                .map(|(_, x)| x)
+                .filter(|x| (x.size, x.window, &x.label) == (o.size, o.window, &o.label))
+                .collect();
+            let of = |f: fn(&Outcome) -> f64| median(same.iter().map(|x| f(x)).collect());
+            let shape = (o.size, o.window);
+            lines.push(Line {
+                size: o.size,
+                window: o.window,
+                label: o.label.clone(),
+                rate: of(Outcome::rate),
+                rate_ratio: median(self.ratios(shape, &o.label, PROXY, Outcome::rate)),
+                p50: of(p50),
+                p50_ratio: median(self.ratios(shape, &o.label, PROXY, p50)),
+                p99: of(|x| x.q(0.99) as f64),
+                errors: same.iter().map(|x| x.errors + x.lost).sum(),
+            });
+        }
+        lines
+    }
+}
+
+fn p50(o: &Outcome) -> f64 {
+    o.q(0.5) as f64
+}
+
+/// The median (of an even count, the mean of the middle two); NaN for
+/// none.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// A target's ratio: the median over rounds, and the lowest and highest.
+struct Ratio {
+    name: &'static str,
+    values: Vec<f64>,
+}
+
+impl Ratio {
+    fn json(&self) -> String {
+        if self.values.is_empty() {
+            return format!("\"{0}\":null,\"{0}_range\":null", self.name);
+        }
+        let (lo, hi) = self
+            .values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        format!(
+            "\"{0}\":{1:.3},\"{0}_range\":[{2:.3},{3:.3}]",
+            self.name,
+            median(self.values.clone()),
+            lo,
+            hi
+        )
+    }
+}
+
+/// The targets' ratios, each paired round by round.
+fn ratios(rounds: &Rounds<'_>) -> Vec<Ratio> {
+    let rate = Outcome::rate;
+    let ratio = |name, shape, a, b, of: fn(&Outcome) -> f64| Ratio {
+        name,
+        values: rounds.ratios(shape, a, b, of),
     };
+    vec![
+        ratio("throughput_ratio", (64, 64), CORSAIR_BATCH, PROXY, rate),
+        ratio(
+            "throughput_ratio_4k",
+            (4096, 64),
+            CORSAIR_BATCH,
+            PROXY,
+            rate,
+        ),
+        ratio("latency_ratio", (64, 1), CORSAIR, PROXY, p50),
+        ratio(
+            "workers_1000_ratio",
+            (64, 64),
+            CORSAIR_BATCH_1000,
+            CORSAIR_BATCH,
+            rate,
+        ),
+        ratio("throughput_ratio_batch_1", (64, 64), CORSAIR, PROXY, rate),
+        ratio(
+            "throughput_ratio_4k_batch_1",
+            (4096, 64),
+            CORSAIR,
+            PROXY,
+            rate,
+        ),
+        ratio(
+            "workers_1000_ratio_batch_1",
+            (64, 64),
+            CORSAIR_1000,
+            CORSAIR,
+            rate,
+        ),
+    ]
+}
+
+/// Prints the table of medians and the summary (one JSON line with
+/// `--json`).
+fn report(args: &BenchArgs, rounds: usize, results: &[(usize, Outcome)]) {
+    let all = Rounds(results);
     println!(
         "| payload | window | system | req/s | x proxy | p50 us | x proxy | p99 us | errors |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for r in &results {
-        let b = baseline(r.size, r.window).expect("baseline ran first");
+    for l in all.lines() {
         println!(
-            "| {} B | {} | {} | {:.0} | {:.2} | {} | {:.2} | {} | {} |",
-            r.size,
-            r.window,
-            r.label,
-            r.rate(),
-            r.rate() / b.rate(),
-            r.q(0.5),
-            r.q(0.5) as f64 / b.q(0.5).max(1) as f64,
-            r.q(0.99),
-            r.errors + r.lost
+            "| {} B | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.0} | {} |",
+            l.size, l.window, l.label, l.rate, l.rate_ratio, l.p50, l.p50_ratio, l.p99, l.errors
         );
     }
-    // Row `label` against the proxy at `size` and `window`: throughput,
-    // or p50 latency.
-    let ratio = |label: &str, size: usize, window: u64, latency: bool| {
-        let b = baseline(size, window).expect("baseline");
-        let c = results
+    let targets = ratios(&all);
+    let value = |name: &str| {
+        targets
             .iter()
-            .find(|r| r.size == size && r.window == window && r.label == label)
-            .expect("corsair ran");
-        if latency {
-            c.q(0.5) as f64 / b.q(0.5).max(1) as f64
-        } else {
-            c.rate() / b.rate()
-        }
+            .find(|r| r.name == name)
+            .map_or(f64::NAN, |r| median(r.values.clone()))
     };
-    let rate_of = |label: &str| {
-        results
-            .iter()
-            .find(|r| (r.size, r.window) == (64, 64) && r.label == label)
-            .map_or(0.0, Outcome::rate)
-    };
-    // Throughput with 1,000 connected workers over that with 4: with the
-    // batch (the target), and request by request (the default).
-    let scale = rate_of(CORSAIR_BATCH_1000) / rate_of(CORSAIR_BATCH).max(1.0);
-    let scale_lru = rate_of(CORSAIR_1000) / rate_of(CORSAIR).max(1.0);
-    let runs: Vec<String> = results.iter().map(Outcome::json).collect();
-    let (rate, rate_4k) = (
-        ratio(CORSAIR_BATCH, 64, 64, false),
-        ratio(CORSAIR_BATCH, 4096, 64, false),
-    );
-    let (rate_1, rate_4k_1) = (
-        ratio(CORSAIR, 64, 64, false),
-        ratio(CORSAIR, 4096, 64, false),
-    );
-    let latency = ratio(CORSAIR, 64, 1, true);
-    let summary = format!(
-        "{{\"throughput_ratio\":{rate:.3},\"throughput_ratio_4k\":{rate_4k:.3},\"latency_ratio\":{latency:.3},\"workers_1000_ratio\":{scale:.3},\"throughput_ratio_batch_1\":{rate_1:.3},\"throughput_ratio_4k_batch_1\":{rate_4k_1:.3},\"workers_1000_ratio_batch_1\":{scale_lru:.3},\"io_batch\":{},\"runs\":[{}]}}",
-        args.io_batch,
-        runs.join(",")
-    );
     if args.json {
-        println!("{summary}");
+        let runs: Vec<String> = results
+            .iter()
+            // Each run's own object, with its round first.
+            .map(|(round, o)| format!("{{\"round\":{round},{}", &o.json()[1..]))
+            .collect();
+        let fields: Vec<String> = targets.iter().map(Ratio::json).collect();
+        println!(
+            "{{{},\"rounds\":{rounds},\"io_batch\":{},\"runs\":[{}]}}",
+            fields.join(","),
+            args.io_batch,
+            runs.join(",")
+        );
     } else {
         println!();
         println!(
-            "{CORSAIR_BATCH} vs libzmq proxy: throughput x{rate:.2} at 64 B, x{rate_4k:.2} at 4 KiB (window 64), 1000 workers vs 4: x{scale:.2}; without the batch: x{rate_1:.2}, x{rate_4k_1:.2}, x{scale_lru:.2}. {CORSAIR}: p50 latency x{latency:.2} at 64 B (window 1). Load generator's libzmq I/O batch: {} bytes",
+            "Medians of {rounds} round(s). {CORSAIR_BATCH} vs libzmq proxy: throughput x{:.2} at 64 B, x{:.2} at 4 KiB (window 64), 1000 workers vs 4: x{:.2}; without the batch: x{:.2}, x{:.2}, x{:.2}. {CORSAIR}: p50 latency x{:.2} at 64 B (window 1). Load generator's libzmq I/O batch: {} bytes",
+            value("throughput_ratio"),
+            value("throughput_ratio_4k"),
+            value("workers_1000_ratio"),
+            value("throughput_ratio_batch_1"),
+            value("throughput_ratio_4k_batch_1"),
+            value("workers_1000_ratio_batch_1"),
+            value("latency_ratio"),
             args.io_batch
         );
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdrhistogram::Histogram;
+
+    /// A run of `label` that answered `rate` requests a second with
+    /// every latency `p50` microseconds.
+    fn run(label: &str, rate: u64, p50: u64) -> Outcome {
+        let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        hist.record(p50).unwrap();
+        Outcome {
+            label: label.to_owned(),
+            size: 64,
+            window: 64,
+            replies: rate,
+            errors: 0,
+            lost: 1,
+            elapsed: Duration::from_secs(1),
+            hist,
+        }
+    }
+
+    #[test]
+    fn ratios_pair_the_runs_of_one_round_and_report_their_median_and_range() {
+        // The machine slows down in round 1 and the proxy in round 2:
+        // paired round by round corsair is 2x the proxy twice and 0.9x
+        // once, while the medians of each side alone (100 and 100) would
+        // say 1.0x.
+        let results = vec![
+            (0, run(PROXY, 100, 1000)),
+            (0, run(CORSAIR_BATCH, 200, 500)),
+            (1, run(PROXY, 50, 2000)),
+            (1, run(CORSAIR_BATCH, 100, 1000)),
+            (2, run(PROXY, 100, 1000)),
+            (2, run(CORSAIR_BATCH, 90, 1000)),
+        ];
+        let all = Rounds(&results);
+        let targets = ratios(&all);
+        let throughput = targets
+            .iter()
+            .find(|r| r.name == "throughput_ratio")
+            .unwrap();
+        assert_eq!(
+            throughput.json(),
+            "\"throughput_ratio\":2.000,\"throughput_ratio_range\":[0.900,2.000]"
+        );
+        // No 4 KiB runs: no figure, and valid JSON that says so.
+        let four_k = targets
+            .iter()
+            .find(|r| r.name == "throughput_ratio_4k")
+            .unwrap();
+        assert_eq!(
+            four_k.json(),
+            "\"throughput_ratio_4k\":null,\"throughput_ratio_4k_range\":null"
+        );
+
+        let lines = all.lines();
+        assert_eq!(lines.len(), 2, "one line per system: {lines:?}");
+        let corsair = &lines[1];
+        assert_eq!(corsair.label, CORSAIR_BATCH);
+        assert_eq!(corsair.rate, 100.0);
+        assert_eq!(corsair.rate_ratio, 2.0);
+        assert_eq!(corsair.p50_ratio, 0.5);
+        assert_eq!(corsair.errors, 3, "lost requests of every round count");
+        assert_eq!(lines[0].rate_ratio, 1.0);
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(vec![]).is_nan());
+    }
 }

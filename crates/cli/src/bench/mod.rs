@@ -71,9 +71,14 @@ pub struct BenchArgs {
     /// Compare corsair with libzmq's proxy (starts everything itself).
     #[arg(long)]
     compare: bool,
-    /// With --compare: a few seconds per run instead of ten.
+    /// With --compare: one round of 2 s runs instead of three of 5 s.
     #[arg(long)]
     quick: bool,
+    /// With --compare: how many times to run every system (each figure
+    /// is the median over rounds; each ratio the median of the ratios
+    /// within each round) [default: 3, with --quick 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..100), requires = "compare")]
+    rounds: Option<u64>,
     /// Measure a `corsair broker` process's memory with this many 64-byte
     /// (--size) requests queued and no worker (starts the broker itself).
     #[arg(long, value_name = "N", conflicts_with = "compare")]
