@@ -11,18 +11,11 @@ use common::*;
 // Links the libzmq corsair builds, which the raw sockets here use.
 use corsair as _;
 
-const LONG: Duration = Duration::from_secs(60);
-
 #[test]
 fn bodies_of_every_size_come_back_intact() {
     let _bomb = time_bomb("large", Duration::from_secs(120));
     let mut broker = start_broker(&["-v"]);
-    let mut w = Proc::spawn(
-        "worker",
-        corsair(&["worker", "--connect", &broker.backend, "--credit", "8"]),
-    );
-    w.wait_for("worker ready", LONG);
-    broker.proc.wait_for("worker registered", LONG);
+    let _worker = broker.worker("worker", &["--credit", "8"]);
 
     let ctx = zmq::Context::new();
     let client = ctx.socket(zmq::DEALER).unwrap();

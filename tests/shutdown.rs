@@ -29,14 +29,8 @@ fn client(endpoint: &str) -> Proc {
 /// A broker with one slow worker (1 s a request): one request in flight
 /// and one queued when the broker gets SIGTERM.
 fn in_flight_and_queued(grace: &str) -> (BrokerProc, Proc, Proc, Proc) {
-    let broker = start_broker(&["--grace", grace, "--wait-limit", "30s"]);
-    let mut worker = Proc::spawn(
-        "slow worker",
-        corsair(&["worker", "--connect", &broker.backend, "--delay", "1s"]),
-    );
-    worker.wait_for("worker ready", LONG);
-    let mut broker = broker;
-    broker.proc.wait_for("worker registered", LONG);
+    let mut broker = start_broker(&["--grace", grace, "--wait-limit", "30s"]);
+    let mut worker = broker.worker("slow worker", &["--delay", "1s"]);
     let first = client(&broker.frontend);
     worker.wait_for("request received", LONG);
     let second = client(&broker.frontend);
@@ -152,12 +146,7 @@ fn replies_go_out_at_shutdown(engine: &str) {
     const N: usize = 40;
     const SIZE: usize = 256 * 1024;
     let mut broker = start_broker(&["--engine", engine]);
-    let mut worker = Proc::spawn(
-        "worker",
-        corsair(&["worker", "--connect", &broker.backend, "--credit", "64"]),
-    );
-    worker.wait_for("worker ready", LONG);
-    broker.proc.wait_for("worker registered", LONG);
+    let mut worker = broker.worker("worker", &["--credit", "64"]);
 
     // A client that holds one message and a small kernel buffer: most of
     // the 10 MB of replies must wait in the broker, more than the

@@ -281,6 +281,19 @@ pub fn start_classic_broker(flags: &[&str]) -> ClassicBroker {
 }
 
 impl BrokerProc {
+    /// Starts `corsair worker` with `extra` flags on this broker's
+    /// backend and returns once the worker is ready and the broker has
+    /// registered it.
+    pub fn worker(&mut self, name: &str, extra: &[&str]) -> Proc {
+        let limit = Duration::from_secs(60);
+        let mut args = vec!["worker", "--connect", &self.backend];
+        args.extend_from_slice(extra);
+        let mut worker = Proc::spawn(name, corsair(&args));
+        worker.wait_for("worker ready", limit);
+        self.proc.wait_for("worker registered", limit);
+        worker
+    }
+
     /// SIGTERM, wait for a clean exit, return the final stats line.
     pub fn stop(self) -> String {
         self.proc.signal("TERM");
