@@ -1,0 +1,59 @@
+#!/bin/bash
+# What a request costs the broker and the load generator with a given
+# number of connected workers: `corsair broker --batch 64` and `corsair
+# bench` with WORKERS Paranoid Pirate echo workers of credit 64, 4
+# clients, window 64, 64 B. Over 3 s in the middle of an 8 s run it
+# prints the rate, each process's CPU time per request (from /proc) and,
+# where `perf` can read syscall tracepoints, its system calls per
+# request.
+#
+# usage: scripts/workers-cost.sh WORKERS
+# needs: a release build (cargo build --release); perf (optional, run
+# as root or with kernel.perf_event_paranoid <= 1). Loopback only; ports
+# picked at random.
+set -eu
+n=${1:?number of workers}
+bin=${BIN:-$(dirname "$0")/../target/release/corsair}
+p1=$((20000 + RANDOM % 20000)); p2=$((p1 + 1))
+front=tcp://127.0.0.1:$p1; back=tcp://127.0.0.1:$p2
+out=$(mktemp -d)
+"$bin" broker --frontend "$front" --backend "$back" --batch 64 2>/dev/null &
+broker=$!
+trap 'kill -9 $broker 2>/dev/null || true; rm -rf "$out"' EXIT
+sleep 0.5
+"$bin" bench --connect "$front" --backend "$back" --workers "$n" --worker-dialect ppp \
+    --credit 64 --clients 4 --window 64 --size 64 --duration 8s >"$out/bench" 2>&1 &
+load=$!
+sleep 2.5
+# CPU ticks of every thread of a process.
+ticks() { cat "/proc/$1"/task/*/stat | awk '{s += $14 + $15} END {print s}'; }
+events=syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_poll,raw_syscalls:sys_enter
+b0=$(ticks $broker); l0=$(ticks $load)
+perf=0
+if command -v perf >/dev/null 2>&1; then
+    perf stat -x, -e "$events" -p $broker -o "$out/broker.perf" -- sleep 3 2>/dev/null &
+    pb=$!
+    perf stat -x, -e "$events" -p $load -o "$out/load.perf" -- sleep 3 2>/dev/null && perf=1
+    wait $pb || perf=0
+else
+    sleep 3
+fi
+b1=$(ticks $broker); l1=$(ticks $load)
+wait $load
+line=$(tail -1 "$out/bench")
+rate=$(echo "$line" | grep -o '[0-9]* req/s' | cut -d' ' -f1)
+echo "$n workers: $line"
+hz=$(getconf CLK_TCK)
+# Requests in the 3 s window, from the run's average rate.
+reqs=$((rate * 3))
+for side in broker load; do
+    if [ $side = broker ]; then t=$((b1 - b0)); else t=$((l1 - l0)); fi
+    printf '  %s: CPU %s us per request' $side \
+        "$(awk -v t="$t" -v hz="$hz" -v r="$reqs" 'BEGIN {printf "%.2f", t / hz * 1e6 / r}')"
+    if [ $perf = 1 ]; then
+        awk -F, -v r="$reqs" '!/^#/ && NF > 2 {split($3, a, ":"); printf "; %s %.3f", a[2], $1 / r}' \
+            "$out/$side.perf"
+        printf ' per request'
+    fi
+    echo
+done
