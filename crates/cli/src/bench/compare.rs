@@ -348,6 +348,11 @@ impl Ratio {
     }
 }
 
+/// The ratio called `name` among `targets`.
+fn named<'a>(targets: &'a [Ratio], name: &str) -> Option<&'a Ratio> {
+    targets.iter().find(|r| r.name == name)
+}
+
 /// The targets' ratios, each paired round by round.
 fn ratios(rounds: &Rounds<'_>) -> Vec<Ratio> {
     let rate = Outcome::rate;
@@ -405,12 +410,7 @@ fn report(args: &BenchArgs, rounds: usize, results: &[(usize, Outcome)]) {
         );
     }
     let targets = ratios(&all);
-    let value = |name: &str| {
-        targets
-            .iter()
-            .find(|r| r.name == name)
-            .map_or(f64::NAN, |r| median(r.values.clone()))
-    };
+    let value = |name: &str| named(&targets, name).map_or(f64::NAN, |r| median(r.values.clone()));
     if args.json {
         let runs: Vec<String> = results
             .iter()
@@ -478,21 +478,14 @@ mod tests {
         ];
         let all = Rounds(&results);
         let targets = ratios(&all);
-        let throughput = targets
-            .iter()
-            .find(|r| r.name == "throughput_ratio")
-            .unwrap();
+        let json = |name| named(&targets, name).expect("a target's ratio").json();
         assert_eq!(
-            throughput.json(),
+            json("throughput_ratio"),
             "\"throughput_ratio\":2.000,\"throughput_ratio_range\":[0.900,2.000]"
         );
         // No 4 KiB runs: no figure, and valid JSON that says so.
-        let four_k = targets
-            .iter()
-            .find(|r| r.name == "throughput_ratio_4k")
-            .unwrap();
         assert_eq!(
-            four_k.json(),
+            json("throughput_ratio_4k"),
             "\"throughput_ratio_4k\":null,\"throughput_ratio_4k_range\":null"
         );
 
