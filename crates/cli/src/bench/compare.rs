@@ -63,17 +63,10 @@ impl Row {
 
 /// Runs the comparison and prints its table (and JSON summary).
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let (per_run, rounds) = if args.quick {
-        (
-            Duration::from_secs(2),
-            args.rounds.map_or(1, |r| r as usize),
-        )
-    } else {
-        (
-            Duration::from_secs(5),
-            args.rounds.map_or(3, |r| r as usize),
-        )
-    };
+    let per_run = Duration::from_secs(if args.quick { 2 } else { 5 });
+    let rounds = args
+        .rounds
+        .map_or(if args.quick { 1 } else { 3 }, |r| r as usize);
     let mut results: Vec<(usize, Outcome)> = Vec::new();
     for round in 0..rounds {
         run_round(round, per_run, !args.json, &mut results)?;
