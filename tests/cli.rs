@@ -94,6 +94,8 @@ fn bad_arguments_are_usage_errors() {
         &["broker", "--attempt-timeout", "soon"],
         &["broker", "--batch", "0"],
         &["bench", "--io-batch", "0"],
+        &["bench", "--compare", "--rounds", "0"],
+        &["bench", "--rounds", "2"],
         &["worker", "--drop", "1.5"],
         &["client", "--retries", "lots"],
     ] {
