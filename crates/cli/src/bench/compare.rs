@@ -207,8 +207,13 @@ fn run_round(
     Ok(())
 }
 
+/// What names a system's runs across rounds: payload, window, label.
+fn key(o: &Outcome) -> (usize, u64, &str) {
+    (o.size, o.window, &o.label)
+}
+
 /// The medians over rounds of one system at one payload and window.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 struct Line {
     size: usize,
     window: u64,
@@ -236,7 +241,7 @@ impl Rounds<'_> {
     fn find(&self, round: usize, size: usize, window: u64, label: &str) -> Option<&Outcome> {
         self.0
             .iter()
-            .find(|(r, o)| *r == round && (o.size, o.window) == (size, window) && o.label == label)
+            .find(|(r, o)| *r == round && key(o) == (size, window, label))
             .map(|(_, o)| o)
     }
 
@@ -271,7 +276,7 @@ impl Rounds<'_> {
         for (_, o) in self.0 {
             if lines
                 .iter()
-                .any(|l| (l.size, l.window, l.label.as_str()) == (o.size, o.window, &*o.label))
+                .any(|l| (l.size, l.window, l.label.as_str()) == key(o))
             {
                 continue;
             }
@@ -279,7 +284,7 @@ impl Rounds<'_> {
                 .0
                 .iter()
                 .map(|(_, x)| x)
-                .filter(|x| (x.size, x.window, &x.label) == (o.size, o.window, &o.label))
+                .filter(|x| key(x) == key(o))
                 .collect();
             let of = |f: fn(&Outcome) -> f64| median(same.iter().map(|x| f(x)).collect());
             let shape = (o.size, o.window);
@@ -321,6 +326,11 @@ struct Ratio {
 }
 
 impl Ratio {
+    /// The median over rounds (NaN when no round ran both sides).
+    fn median(&self) -> f64 {
+        median(self.values.clone())
+    }
+
     fn json(&self) -> String {
         if self.values.is_empty() {
             return format!("\"{0}\":null,\"{0}_range\":null", self.name);
@@ -334,7 +344,7 @@ impl Ratio {
         format!(
             "\"{0}\":{1:.3},\"{0}_range\":[{2:.3},{3:.3}]",
             self.name,
-            median(self.values.clone()),
+            self.median(),
             lo,
             hi
         )
@@ -403,7 +413,7 @@ fn report(args: &BenchArgs, rounds: usize, results: &[(usize, Outcome)]) {
         );
     }
     let targets = ratios(&all);
-    let value = |name: &str| named(&targets, name).map_or(f64::NAN, |r| median(r.values.clone()));
+    let value = |name: &str| named(&targets, name).map_or(f64::NAN, Ratio::median);
     if args.json {
         let runs: Vec<String> = results
             .iter()
