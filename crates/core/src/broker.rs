@@ -23,7 +23,7 @@ use crate::config::BrokerConfig;
 use crate::heartbeat::HeartbeatSchedule;
 use crate::peer::{Output, PeerId, Side};
 use crate::request::{RequestId, Requests, Route};
-use crate::service::Service;
+use crate::service::{ServiceKey, Services};
 use crate::stats::Stats;
 use crate::timers::{Timer, Timers};
 use crate::worker::Workers;
@@ -38,7 +38,9 @@ pub use shutdown::SHUTDOWN_REASON;
 #[derive(Debug)]
 pub struct Broker {
     config: BrokerConfig,
-    services: HashMap<Bytes, Service>,
+    services: Services,
+    /// The service of requests and workers that name none.
+    default_service: ServiceKey,
     workers: Workers,
     requests: Requests,
     timers: Timers,
@@ -51,7 +53,7 @@ pub struct Broker {
     /// Shutting down: no new requests, no retries.
     draining: bool,
     /// Services holding a worker for the rest of the turn.
-    held: Vec<Bytes>,
+    held: Vec<ServiceKey>,
     /// Where request id frames are written, a chunk for many.
     ids: Arena,
 }
@@ -59,11 +61,14 @@ pub struct Broker {
 impl Broker {
     /// A broker with nothing connected, its clock starting at `now`.
     pub fn new(config: BrokerConfig, now: Instant) -> Self {
+        let mut services = Services::default();
+        let default_service = services.key(config.default_service.clone());
         Broker {
             heartbeat: HeartbeatSchedule::new(now, config.heartbeat.interval),
             mdp_heartbeat: HeartbeatSchedule::new(now, config.mdp_heartbeat.interval),
             config,
-            services: HashMap::default(),
+            services,
+            default_service,
             workers: Workers::default(),
             requests: Requests::default(),
             timers: Timers::default(),
@@ -116,7 +121,7 @@ impl Broker {
 
     /// True when `service` has at least one registered worker.
     pub fn has_workers(&self, service: &[u8]) -> bool {
-        self.services.get(service).is_some_and(|s| s.workers > 0)
+        self.services.find(service).is_some_and(|s| s.workers > 0)
     }
 
     /// The next message to send, if any. Finding none ends the turn:
@@ -133,10 +138,8 @@ impl Broker {
     /// Everything produced so far has been taken: workers held for this
     /// turn's requests go back to their idle queues.
     fn end_turn(&mut self) {
-        for name in self.held.drain(..) {
-            if let Some(s) = self.services.get_mut(&name) {
-                s.release_held();
-            }
+        for key in self.held.drain(..) {
+            self.services.at_mut(key).release_held();
         }
     }
 
@@ -263,13 +266,8 @@ impl Broker {
             w.release(id);
             if let Some(epoch) = self.requests.undo_attempt(id) {
                 self.stats.undelivered += 1;
-                let service = self
-                    .requests
-                    .get(id)
-                    .expect("just requeued")
-                    .service
-                    .clone();
-                self.service(&service).push_request_front(id, epoch);
+                let service = self.requests.get(id).expect("just requeued").service;
+                self.services.at_mut(service).push_request_front(id, epoch);
                 if let Some(limit) = self.config.wait_limit {
                     self.timers
                         .schedule(now + limit, Timer::Wait { request: id, epoch });
@@ -281,7 +279,7 @@ impl Broker {
         warn!(worker = ?peer, "worker unreachable: forgotten");
         self.lose_worker(now, &peer);
         if let Some(service) = requeued {
-            self.dispatch(now, &service);
+            self.dispatch(now, service);
         }
     }
 
@@ -289,30 +287,47 @@ impl Broker {
         self.outputs.push_back(Output::to(peer, frames));
     }
 
-    fn send_reply(&mut self, route: &Route, service: &Bytes, body: Frames) {
-        let mut frames = lists::take();
-        route.path.reply_to(
-            &mut frames,
-            route.peer.identity.clone(),
-            service,
-            body,
-            true,
-        );
-        self.outputs.push_back(Output {
-            side: route.peer.side,
-            frames,
-        });
+    /// Sends the (final) reply of a request to `service` back along
+    /// `route`.
+    fn send_reply(&mut self, route: &Route, service: ServiceKey, body: Frames) {
+        let out = reply(route, self.services.name(service), body, true);
+        self.outputs.push_back(out);
     }
 
-    fn send_failure(&mut self, route: &Route, service: &Bytes, reason: &str) {
-        let mut frames = lists::take();
-        route
-            .path
-            .failure_to(&mut frames, route.peer.identity.clone(), service, reason);
-        self.outputs.push_back(Output {
-            side: route.peer.side,
-            frames,
-        });
+    /// Sends a failure reply to a request to `service` back along
+    /// `route`.
+    fn send_failure(&mut self, route: &Route, service: ServiceKey, reason: &str) {
+        let out = failure(route, self.services.name(service), reason);
+        self.outputs.push_back(out);
+    }
+}
+
+/// A reply (or, unless `last`, a partial reply) along `route` from the
+/// service called `service`.
+fn reply(route: &Route, service: &Bytes, body: Frames, last: bool) -> Output {
+    let mut frames = lists::take();
+    route.path.reply_to(
+        &mut frames,
+        route.peer.identity.clone(),
+        service,
+        body,
+        last,
+    );
+    Output {
+        side: route.peer.side,
+        frames,
+    }
+}
+
+/// A failure reply along `route` from the service called `service`.
+fn failure(route: &Route, service: &Bytes, reason: &str) -> Output {
+    let mut frames = lists::take();
+    route
+        .path
+        .failure_to(&mut frames, route.peer.identity.clone(), service, reason);
+    Output {
+        side: route.peer.side,
+        frames,
     }
 }
 

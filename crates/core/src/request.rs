@@ -13,6 +13,7 @@ use bytes::Bytes;
 use corsair_proto::{lists, Frames, ReturnPath};
 
 use crate::peer::PeerId;
+use crate::service::ServiceKey;
 
 /// The broker's name for a request, and the one envelope frame a worker
 /// sees and echoes: its slot in the table (low 32 bits) and the slot's
@@ -107,7 +108,7 @@ pub struct Request {
     /// Where the reply goes.
     pub route: Route,
     /// The service that serves it.
-    pub service: Bytes,
+    pub service: ServiceKey,
     /// The body, resent on every attempt.
     pub body: Body,
     /// Attempts made so far: what the attempt limit counts (a dispatch
@@ -170,7 +171,7 @@ pub struct Requests {
 
 impl Requests {
     /// Adds a new queued request and returns its id and queue epoch.
-    pub fn insert(&mut self, route: Route, service: Bytes, body: Frames) -> (RequestId, u64) {
+    pub fn insert(&mut self, route: Route, service: ServiceKey, body: Frames) -> (RequestId, u64) {
         let epoch = self.bump_epoch();
         let request = Request {
             route,
@@ -355,8 +356,8 @@ mod tests {
     #[test]
     fn queued_count_follows_state_changes() {
         let mut r = Requests::default();
-        let (a, _) = r.insert(route(), Bytes::new(), vec![]);
-        let (b, _) = r.insert(route(), Bytes::new(), vec![]);
+        let (a, _) = r.insert(route(), ServiceKey::TEST, vec![]);
+        let (b, _) = r.insert(route(), ServiceKey::TEST, vec![]);
         assert_eq!(r.queued(), 2);
         assert_eq!(r.start_attempt(a, w()), Some(1));
         assert_eq!(r.start_attempt(a, w()), None);
@@ -378,11 +379,11 @@ mod tests {
     #[test]
     fn a_reused_slot_gets_a_new_id_and_old_ids_find_nothing() {
         let mut r = Requests::default();
-        let (a, _) = r.insert(route(), Bytes::new(), vec![Bytes::from_static(b"x")]);
+        let (a, _) = r.insert(route(), ServiceKey::TEST, vec![Bytes::from_static(b"x")]);
         assert_eq!(r.get(a).unwrap().body, Body::One(Bytes::from_static(b"x")));
         assert!(r.remove(a).is_some());
         assert!(r.remove(a).is_none());
-        let (b, _) = r.insert(route(), Bytes::new(), vec![]);
+        let (b, _) = r.insert(route(), ServiceKey::TEST, vec![]);
         assert_ne!(a, b);
         assert_eq!(a.0 & 0xffff_ffff, b.0 & 0xffff_ffff, "the slot is reused");
         assert!(r.get(a).is_none());

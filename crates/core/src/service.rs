@@ -1,5 +1,6 @@
 //! Per-service queues: idle workers (least recently used first) and
-//! requests waiting for one.
+//! requests waiting for one; and the registry of services, by name and
+//! by [`ServiceKey`].
 //!
 //! Both queues allow O(1) removal from the middle by lazy deletion: an
 //! entry carries the epoch at which it was pushed, and entries whose
@@ -8,12 +9,89 @@
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
+use corsair_proto::arena;
+use rustc_hash::FxHashMap as HashMap;
+
 use crate::request::RequestId;
 use crate::worker::WorkerKey;
+
+/// A service's place in [`Services`]: names it without hashing its name.
+/// Services are never forgotten, so a key stays valid for the broker's
+/// life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceKey(u32);
+
+#[cfg(test)]
+impl ServiceKey {
+    /// A key for tests of records that keep one, with no registry.
+    pub(crate) const TEST: ServiceKey = ServiceKey(0);
+}
+
+/// Every service the broker has heard of, by name (for messages from the
+/// wire) and by [`ServiceKey`] (for workers' and requests' records: the
+/// dispatch and reply paths index an array instead of hashing a name).
+#[derive(Debug, Default)]
+pub struct Services {
+    index: HashMap<Bytes, ServiceKey>,
+    slots: Vec<Service>,
+}
+
+impl Services {
+    /// The key of the service called `name`, made if new. A new service
+    /// keeps its own copy of the name, sharing no allocation with the
+    /// message it came in, so the message's buffers are not kept alive.
+    pub fn key(&mut self, name: Bytes) -> ServiceKey {
+        if let Some(&key) = self.index.get(&name) {
+            return key;
+        }
+        let mut name = name;
+        arena::detach(&mut name);
+        let key = ServiceKey(u32::try_from(self.slots.len()).expect("fewer than 2^32 services"));
+        self.slots.push(Service {
+            name: name.clone(),
+            ..Service::default()
+        });
+        self.index.insert(name, key);
+        key
+    }
+
+    /// The service called `name`, if it is known.
+    pub fn find(&self, name: &[u8]) -> Option<&Service> {
+        self.index.get(name).map(|&key| self.at(key))
+    }
+
+    /// The service with key `key`.
+    pub fn at(&self, key: ServiceKey) -> &Service {
+        &self.slots[key.0 as usize]
+    }
+
+    /// The service with key `key`, to change.
+    pub fn at_mut(&mut self, key: ServiceKey) -> &mut Service {
+        &mut self.slots[key.0 as usize]
+    }
+
+    /// The name of the service with key `key`.
+    pub fn name(&self, key: ServiceKey) -> &Bytes {
+        &self.at(key).name
+    }
+
+    /// Number of services known.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True when no service is known.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
 
 /// One service: who can serve it and what waits for it.
 #[derive(Debug, Default)]
 pub struct Service {
+    /// Its name, as clients and workers spell it.
+    pub name: Bytes,
     idle: VecDeque<(WorkerKey, u64)>,
     pending: VecDeque<(RequestId, u64)>,
     /// The worker this turn's requests go to while it has credit: its
@@ -143,5 +221,19 @@ mod tests {
         );
         assert_eq!(s.pop_request(|_, _| true), Some((RequestId(2), 1)));
         assert!(s.is_drained());
+    }
+
+    #[test]
+    fn a_name_keeps_its_key_and_a_new_name_gets_a_new_one() {
+        let mut services = Services::default();
+        let echo = services.key(Bytes::from_static(b"echo"));
+        let other = services.key(Bytes::from_static(b"other"));
+        assert_ne!(echo, other);
+        assert_eq!(services.key(Bytes::from(b"echo".to_vec())), echo);
+        assert_eq!(services.len(), 2);
+        assert_eq!(services.name(other), "other");
+        services.at_mut(echo).workers = 3;
+        assert_eq!(services.find(b"echo").map(|s| s.workers), Some(3));
+        assert!(services.find(b"nobody").is_none());
     }
 }

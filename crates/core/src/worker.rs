@@ -4,13 +4,13 @@
 use rustc_hash::FxHashMap as HashMap;
 use std::time::Instant;
 
-use bytes::Bytes;
 use corsair_proto::arena::Arena;
 use corsair_proto::WorkerDialect;
 use smallvec::SmallVec;
 
 use crate::peer::PeerId;
 use crate::request::RequestId;
+use crate::service::ServiceKey;
 
 /// The most requests one worker may hold, whatever it announces.
 pub const MAX_CREDIT: u32 = 1024;
@@ -44,7 +44,7 @@ pub struct Worker {
     /// workers without heartbeats).
     pub expires_at: Option<Instant>,
     /// The service it serves.
-    pub service: Bytes,
+    pub service: ServiceKey,
 }
 
 /// A slab slot, aligned so that a record never straddles more lines
@@ -121,7 +121,7 @@ impl Workers {
         &mut self,
         peer: PeerId,
         dialect: WorkerDialect,
-        service: Bytes,
+        service: ServiceKey,
         credit: u32,
     ) -> WorkerKey {
         self.remove(&peer);
@@ -279,18 +279,14 @@ impl Workers {
 mod tests {
     use super::*;
     use crate::peer::Side;
+    use bytes::Bytes;
 
     fn peer(id: &'static str) -> PeerId {
         PeerId::new(Side::Backend, Bytes::from_static(id.as_bytes()))
     }
 
     fn add(workers: &mut Workers, id: &'static str, credit: u32) -> (WorkerKey, u64) {
-        let key = workers.insert(
-            peer(id),
-            WorkerDialect::Fetch,
-            Bytes::from_static(b"s"),
-            credit,
-        );
+        let key = workers.insert(peer(id), WorkerDialect::Fetch, ServiceKey::TEST, credit);
         let (entry, _) = workers.set_idle(key).expect("just inserted");
         (key, entry.expect("a new worker has credit"))
     }
@@ -325,8 +321,8 @@ mod tests {
     fn identities_are_copied_side_by_side_and_still_name_their_workers() {
         let mut workers = Workers::default();
         let own = |s: &str| PeerId::new(Side::Backend, Bytes::from(s.as_bytes().to_vec()));
-        let a = workers.insert(own("worker-a"), WorkerDialect::Fetch, Bytes::new(), 1);
-        let b = workers.insert(own("worker-b"), WorkerDialect::Fetch, Bytes::new(), 1);
+        let a = workers.insert(own("worker-a"), WorkerDialect::Fetch, ServiceKey::TEST, 1);
+        let b = workers.insert(own("worker-b"), WorkerDialect::Fetch, ServiceKey::TEST, 1);
         let ida = &workers.at(a).expect("known").peer.identity;
         let idb = &workers.at(b).expect("known").peer.identity;
         assert_eq!(ida.as_ref(), b"worker-a");

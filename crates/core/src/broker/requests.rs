@@ -4,14 +4,14 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use corsair_proto::{arena, lists, Enveloped, Frames};
+use corsair_proto::{lists, Enveloped, Frames};
 use tracing::{debug, info, warn};
 
 use super::Broker;
 use crate::mmi;
 use crate::peer::{Output, PeerId, Side};
 use crate::request::{RequestId, RequestState, Route};
-use crate::service::Service;
+use crate::service::ServiceKey;
 use crate::timers::Timer;
 
 impl Broker {
@@ -22,12 +22,17 @@ impl Broker {
         service: Option<Bytes>,
         body: Frames,
     ) {
-        let service = service.unwrap_or_else(|| self.config.default_service.clone());
-        if mmi::is_mmi(&service) {
-            self.answer_mmi(route, service, body);
-        } else {
-            self.accept(now, route, service, body);
+        let name = service.as_ref().unwrap_or(&self.config.default_service);
+        if mmi::is_mmi(name) {
+            let name = name.clone();
+            self.answer_mmi(route, name, body);
+            return;
         }
+        let service = match service {
+            Some(name) => self.services.key(name),
+            None => self.default_service,
+        };
+        self.accept(now, route, service, body);
     }
 
     fn answer_mmi(&mut self, route: Route, service: Bytes, body: Frames) {
@@ -35,24 +40,25 @@ impl Broker {
         let first = body.first().cloned().unwrap_or_default();
         let code = mmi::answer(&service, &first, |name| self.has_workers(name));
         debug!(service = ?service, name = ?first, code, "MMI answered");
-        self.send_reply(&route, &service, vec![Bytes::from_static(code.as_bytes())]);
+        let answer = vec![Bytes::from_static(code.as_bytes())];
+        self.outputs
+            .push_back(super::reply(&route, &service, answer, true));
     }
 
-    fn accept(&mut self, now: Instant, route: Route, service: Bytes, body: Frames) {
+    fn accept(&mut self, now: Instant, route: Route, service: ServiceKey, body: Frames) {
         self.stats.accepted += 1;
-        let service = self.intern(service);
         if self.draining {
             self.stats.failed += 1;
             self.stats.shutdown_failed += 1;
             info!(client = ?route.peer, "shutting down: failure reply to a new request");
-            self.send_failure(&route, &service, super::SHUTDOWN_REASON);
+            self.send_failure(&route, service, super::SHUTDOWN_REASON);
             return;
         }
         if self.requests.len() >= self.config.queue_limit {
             self.stats.rejected_queue_full += 1;
             self.stats.failed += 1;
             warn!(client = ?route.peer, limit = self.config.queue_limit, "queue full: failure reply");
-            self.send_failure(&route, &service, "queue full");
+            self.send_failure(&route, service, "queue full");
             return;
         }
         if let Some(limit) = self.config.client_limit {
@@ -61,15 +67,15 @@ impl Broker {
                 self.stats.rejected_client_limit += 1;
                 self.stats.failed += 1;
                 warn!(client = ?route.peer, limit, "client over its limit of outstanding requests: failure reply");
-                self.send_failure(&route, &service, "too many requests outstanding");
+                self.send_failure(&route, service, "too many requests outstanding");
                 return;
             }
             *outstanding += 1;
         }
-        let (id, epoch) = self.requests.insert(route, service.clone(), body);
-        debug!(request = id.0, service = ?service, "request accepted");
-        self.service(&service).push_request(id, epoch);
-        self.dispatch(now, &service);
+        let (id, epoch) = self.requests.insert(route, service, body);
+        debug!(request = id.0, service = ?self.services.name(service), "request accepted");
+        self.services.at_mut(service).push_request(id, epoch);
+        self.dispatch(now, service);
         // Only a request still waiting needs a wait deadline: most find
         // an idle worker at once, and a deadline nobody needs would sit
         // in the queue for the whole wait limit.
@@ -94,26 +100,6 @@ impl Broker {
         Some(req)
     }
 
-    /// The broker's own copy of a service name: the key of the known
-    /// service, or for a new one a copy that shares no allocation, so
-    /// that requests and workers keeping the name keep nothing else.
-    pub(super) fn intern(&self, name: Bytes) -> Bytes {
-        match self.services.get_key_value(&name) {
-            Some((known, _)) => known.clone(),
-            None => {
-                let mut name = name;
-                arena::detach(&mut name);
-                name
-            }
-        }
-    }
-
-    /// The service called `name`, made if new; a new name must come from
-    /// [`Broker::intern`].
-    pub(super) fn service(&mut self, name: &Bytes) -> &mut Service {
-        self.services.entry(name.clone()).or_default()
-    }
-
     fn schedule_wait(&mut self, now: Instant, request: RequestId, epoch: u64) {
         if let Some(limit) = self.config.wait_limit {
             self.timers
@@ -122,10 +108,8 @@ impl Broker {
     }
 
     /// Gives queued requests of `service` to its idle workers.
-    pub(super) fn dispatch(&mut self, now: Instant, name: &Bytes) {
-        let Some(service) = self.services.get_mut(name) else {
-            return;
-        };
+    pub(super) fn dispatch(&mut self, now: Instant, service_key: ServiceKey) {
+        let service = self.services.at_mut(service_key);
         // Nothing queued (the usual case when a reply frees a worker): no
         // worker need be looked at.
         while service.has_pending() {
@@ -168,7 +152,7 @@ impl Broker {
             if let Some(epoch) = renewed {
                 if given + 1 < self.config.batch {
                     if given == 0 {
-                        self.held.push(name.clone());
+                        self.held.push(service_key);
                     }
                     service.hold(key, epoch, given + 1);
                 } else {
@@ -267,7 +251,7 @@ impl Broker {
                         *held
                     }
                 };
-                self.send_reply(&req.route, &req.service, body);
+                self.send_reply(&req.route, req.service, body);
                 req.recycle();
             }
             None if id.is_some() => {
@@ -297,19 +281,9 @@ impl Broker {
         };
         if req.route.path.streams() {
             req.streamed = true;
-            let peer = &req.route.peer;
-            let mut frames = lists::take();
-            req.route.path.reply_to(
-                &mut frames,
-                peer.identity.clone(),
-                &req.service,
-                part.body,
-                false,
-            );
-            self.outputs.push_back(Output {
-                side: peer.side,
-                frames,
-            });
+            let name = self.services.name(req.service);
+            self.outputs
+                .push_back(super::reply(&req.route, name, part.body, false));
         } else {
             req.partial
                 .get_or_insert_with(Default::default)
@@ -350,7 +324,7 @@ impl Broker {
             );
             self.send_failure(
                 &req.route,
-                &req.service,
+                req.service,
                 "attempt failed after a partial reply",
             );
         } else if self
@@ -358,16 +332,16 @@ impl Broker {
             .max_attempts
             .is_none_or(|max| req.attempts < max)
         {
-            let service = req.service.clone();
+            let service = req.service;
             let epoch = self.requests.requeue(id).expect("in flight");
             self.stats.retried += 1;
             info!(
                 request = id.0,
                 attempt, "attempt failed: request requeued at the head"
             );
-            self.service(&service).push_request_front(id, epoch);
+            self.services.at_mut(service).push_request_front(id, epoch);
             self.schedule_wait(now, id, epoch);
-            self.dispatch(now, &service);
+            self.dispatch(now, service);
         } else {
             let req = self.end_request(id).expect("looked up above");
             self.stats.attempts_exhausted += 1;
@@ -378,7 +352,7 @@ impl Broker {
                 "all attempts failed: failure reply"
             );
             let reason = format!("all {} attempts failed", req.attempts);
-            self.send_failure(&req.route, &req.service, &reason);
+            self.send_failure(&req.route, req.service, &reason);
         }
     }
 
@@ -421,9 +395,9 @@ impl Broker {
         let req = self.end_request(id).expect("checked above");
         self.stats.wait_expired += 1;
         self.stats.failed += 1;
-        warn!(request = id.0, service = ?req.service, "no worker took the request in time: failure reply");
+        warn!(request = id.0, service = ?self.services.name(req.service), "no worker took the request in time: failure reply");
         let limit = self.config.wait_limit.unwrap_or_default();
         let reason = format!("no worker took the request within {limit:?}");
-        self.send_failure(&req.route, &req.service, &reason);
+        self.send_failure(&req.route, req.service, &reason);
     }
 }

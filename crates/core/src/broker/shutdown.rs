@@ -83,7 +83,7 @@ impl Broker {
             }
             self.stats.failed += 1;
             self.stats.shutdown_failed += 1;
-            self.send_failure(&req.route, &req.service, SHUTDOWN_REASON);
+            self.send_failure(&req.route, req.service, SHUTDOWN_REASON);
         }
     }
 }

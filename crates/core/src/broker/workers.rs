@@ -144,14 +144,12 @@ impl Broker {
             return key;
         }
         let service = match service {
-            Some(name) => self.intern(name),
-            None => self.config.default_service.clone(),
+            Some(name) => self.services.key(name),
+            None => self.default_service,
         };
-        info!(worker = ?peer, ?dialect, service = ?service, credit, "worker registered");
-        let key = self
-            .workers
-            .insert(peer.clone(), dialect, service.clone(), credit);
-        self.service(&service).workers += 1;
+        info!(worker = ?peer, ?dialect, service = ?self.services.name(service), credit, "worker registered");
+        let key = self.workers.insert(peer.clone(), dialect, service, credit);
+        self.services.at_mut(service).workers += 1;
         key
     }
 
@@ -172,11 +170,11 @@ impl Broker {
         let Some(epoch) = entry else {
             return; // every credit in use
         };
-        let service = w.service.clone();
-        let s = self.service(&service);
+        let service = w.service;
+        let s = self.services.at_mut(service);
         s.push_idle(key, epoch);
         if s.has_pending() {
-            self.dispatch(now, &service);
+            self.dispatch(now, service);
         }
     }
 
@@ -207,9 +205,8 @@ impl Broker {
         let Some(w) = self.workers.remove(peer) else {
             return Vec::new();
         };
-        if let Some(s) = self.services.get_mut(&w.service) {
-            s.workers = s.workers.saturating_sub(1);
-        }
+        let s = self.services.at_mut(w.service);
+        s.workers = s.workers.saturating_sub(1);
         w.in_flight.into_vec()
     }
 
