@@ -71,7 +71,7 @@ impl Broker {
             default_service,
             workers: Workers::default(),
             requests: Requests::default(),
-            timers: Timers::default(),
+            timers: Timers::new(now),
             outputs: VecDeque::new(),
             stats: Stats::default(),
             per_client: HashMap::default(),
