@@ -10,7 +10,8 @@
 //! - [`config`] — [`BrokerConfig`].
 //! - [`peer`] — sockets ([`Side`]), peers ([`PeerId`]) and [`Output`].
 //! - [`mmi`] — 8/MMI, the services the broker answers itself.
-//! - [`service`] — per-service queues of idle workers (LRU) and requests.
+//! - [`service`] — the service registry ([`service::ServiceKey`]) and
+//!   per-service queues of idle workers (LRU) and requests.
 //! - [`worker`] — the worker registry and worker states.
 //! - [`request`] — attempt tracking for outstanding requests.
 //! - [`timers`] — attempt and wait deadlines.
