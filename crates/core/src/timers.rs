@@ -120,15 +120,7 @@ impl Timers {
         let w = self.waits.front().map(|e| e.at).filter(|&t| t <= now);
         match (a, w) {
             (Some(a), Some(w)) if w < a => self.pop_wait(),
-            (Some(_), _) => {
-                let e = self.attempts.pop_front()?;
-                // Attempts are u32s, stored widened.
-                let attempt = u32::try_from(e.tag).expect("an attempt number");
-                Some(Timer::Attempt {
-                    request: e.request,
-                    attempt,
-                })
-            }
+            (Some(_), _) => self.pop_attempt(),
             (None, Some(_)) => self.pop_wait(),
             (None, None) => None,
         }
@@ -140,6 +132,16 @@ impl Timers {
         d.as_secs()
             .saturating_mul(1_000_000_000)
             .saturating_add(u64::from(d.subsec_nanos()))
+    }
+
+    fn pop_attempt(&mut self) -> Option<Timer> {
+        let e = self.attempts.pop_front()?;
+        // Attempts are u32s, stored widened.
+        let attempt = u32::try_from(e.tag).expect("an attempt number");
+        Some(Timer::Attempt {
+            request: e.request,
+            attempt,
+        })
     }
 
     fn pop_wait(&mut self) -> Option<Timer> {
