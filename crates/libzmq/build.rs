@@ -1,11 +1,19 @@
 //! Builds libzmq 4.3.5 statically with libsodium, so CURVE is available,
 //! and with the draft API, so the I/O batch sizes can be set per socket.
 //!
-//! On Linux one engine source file is rebuilt with a two-line change so
-//! that a connection dropped for a message over `ZMQ_MAXMSGSIZE` is
-//! reported to socket monitors (see `report_oversize`); stock libzmq
-//! drops such a connection without saying why, so the broker could not
-//! count it.
+//! On Linux a few source files are rebuilt and swapped into the archive
+//! (see `rebuild_on_linux`):
+//! - the engine, with a two-line change so that a connection dropped for
+//!   a message over `ZMQ_MAXMSGSIZE` is reported to socket monitors;
+//!   stock libzmq drops such a connection without saying why, so the
+//!   broker could not count it;
+//! - the signaler and its file-descriptor pair, with `eventfd`: the
+//!   `platform.hpp` that `zeromq-src` writes is empty, so libzmq fell
+//!   back to a Unix socket pair to wake a thread, which costs a socket
+//!   write and read (and the kernel's buffers) every time;
+//! - the TCP options, with `SO_KEEPALIVE` and `TCP_KEEPCNT`/`IDLE`/
+//!   `INTVL`, which without them were silently ignored
+//!   (`ZMQ_TCP_KEEPALIVE*`).
 //!
 //! The `zmq-sys` build script is switched off by the `links` override in
 //! `.cargo/config.toml`; the directives printed here (through
@@ -32,6 +40,47 @@ const REPORT: &str =
     if (reason_ == protocol_error && errno == EMSGSIZE)\n        \
     _socket->event_handshake_failed_no_detail (_endpoint_uri_pair, EMSGSIZE);\n";
 
+/// The definitions `zeromq-src` compiles every file with on Linux.
+const ZEROMQ_SRC_LINUX: &[(&str, &str)] = &[
+    ("ZMQ_BUILD_TESTS", "OFF"),
+    ("ZMQ_BUILD_DRAFT_API", "1"),
+    ("ZMQ_USE_CV_IMPL_STL11", "1"),
+    ("ZMQ_STATIC", "1"),
+    ("ZMQ_USE_BUILTIN_SHA1", "1"),
+    ("ZMQ_HAVE_WS", "1"),
+    ("ZMQ_USE_LIBSODIUM", "1"),
+    ("ZMQ_HAVE_CURVE", "1"),
+    ("ZMQ_HAVE_LINUX", "1"),
+    ("ZMQ_IOTHREAD_POLLER_USE_EPOLL", "1"),
+    ("ZMQ_POLL_BASED_ON_POLL", "1"),
+    ("ZMQ_HAVE_IPC", "1"),
+    ("HAVE_STRNLEN", "1"),
+    ("ZMQ_HAVE_UIO", "1"),
+    ("ZMQ_HAVE_STRUCT_SOCKADDR_UN", "1"),
+];
+
+/// What Linux has that the empty `platform.hpp` does not say, added to
+/// the files below. In libzmq 4.3.5 these names are read only by
+/// `ip.cpp`, `signaler.cpp` and `tcp.cpp` (no header), so the other
+/// objects need no rebuild.
+const LINUX_EXTRA: &[(&str, &str)] = &[
+    ("ZMQ_HAVE_EVENTFD", "1"),
+    ("ZMQ_HAVE_EVENTFD_CLOEXEC", "1"),
+    ("ZMQ_HAVE_SO_KEEPALIVE", "1"),
+    ("ZMQ_HAVE_TCP_KEEPCNT", "1"),
+    ("ZMQ_HAVE_TCP_KEEPIDLE", "1"),
+    ("ZMQ_HAVE_TCP_KEEPINTVL", "1"),
+];
+
+/// The files rebuilt on Linux, each with the text inserted after an
+/// anchor, if any.
+const REBUILT: &[(&str, Option<(&str, &str)>)] = &[
+    (ENGINE, Some((ANCHOR, REPORT))),
+    ("ip", None),
+    ("signaler", None),
+    ("tcp", None),
+];
+
 fn main() {
     let lib = env::var("DEP_SODIUM_LIB").expect("libsodium-sys-stable exports DEP_SODIUM_LIB");
     let include =
@@ -46,38 +95,27 @@ fn main() {
         .build();
     let target = env::var("TARGET").unwrap_or_default();
     if target.contains("linux") {
-        report_oversize(Path::new(&include));
+        rebuild_on_linux(Path::new(&include));
     } else {
         println!(
             "cargo:warning=corsair-libzmq: oversized messages are not reported on {target}; \
-             the broker cannot count them there"
+             the broker cannot count them there (and libzmq wakes its threads through a \
+             socket pair)"
         );
     }
     println!("cargo:rerun-if-changed=build.rs");
 }
 
-/// Rebuilds `stream_engine_base.cpp` with [`REPORT`] inserted, with the
-/// same definitions `zeromq-src` uses on Linux, and swaps the object in
-/// `libzmq.a` for it.
-fn report_oversize(sodium_include: &Path) {
+/// Rebuilds the [`REBUILT`] files with the definitions `zeromq-src`
+/// uses on Linux plus [`LINUX_EXTRA`] (and the engine with [`REPORT`]
+/// inserted), and swaps their objects in `libzmq.a` for the new ones.
+fn rebuild_on_linux(sodium_include: &Path) {
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     // zeromq-src leaves a copy of libzmq's sources, headers and an empty
     // platform.hpp in OUT_DIR, and the library in OUT_DIR/lib.
     let source = out.join("source");
-    let original = source.join("src").join(format!("{ENGINE}.cpp"));
-    let text = fs::read_to_string(&original)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", original.display()));
-    assert!(
-        text.matches(ANCHOR).count() == 1,
-        "{} has changed: the oversize report cannot be inserted",
-        original.display()
-    );
     let patched_dir = out.join("patched");
     fs::create_dir_all(&patched_dir).expect("cannot create OUT_DIR/patched");
-    let patched = patched_dir.join(format!("{ENGINE}.cpp"));
-    fs::write(&patched, text.replace(ANCHOR, &format!("{ANCHOR}{REPORT}")))
-        .expect("cannot write the patched engine");
-
     let mut build = cc::Build::new();
     build
         .cpp(true)
@@ -85,41 +123,55 @@ fn report_oversize(sodium_include: &Path) {
         .include(&out)
         .include(source.join("include"))
         .include(source.join("src"))
-        .include(sodium_include)
-        .file(&patched);
-    for (name, value) in [
-        ("ZMQ_BUILD_TESTS", "OFF"),
-        ("ZMQ_BUILD_DRAFT_API", "1"),
-        ("ZMQ_USE_CV_IMPL_STL11", "1"),
-        ("ZMQ_STATIC", "1"),
-        ("ZMQ_USE_BUILTIN_SHA1", "1"),
-        ("ZMQ_HAVE_WS", "1"),
-        ("ZMQ_USE_LIBSODIUM", "1"),
-        ("ZMQ_HAVE_CURVE", "1"),
-        ("ZMQ_HAVE_LINUX", "1"),
-        ("ZMQ_IOTHREAD_POLLER_USE_EPOLL", "1"),
-        ("ZMQ_POLL_BASED_ON_POLL", "1"),
-        ("ZMQ_HAVE_IPC", "1"),
-        ("HAVE_STRNLEN", "1"),
-        ("ZMQ_HAVE_UIO", "1"),
-        ("ZMQ_HAVE_STRUCT_SOCKADDR_UN", "1"),
-    ] {
+        .include(sodium_include);
+    for &(name, value) in ZEROMQ_SRC_LINUX.iter().chain(LINUX_EXTRA) {
         build.define(name, value);
     }
+    for &(file, insert) in REBUILT {
+        let original = source.join("src").join(format!("{file}.cpp"));
+        let text = fs::read_to_string(&original)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", original.display()));
+        let text = match insert {
+            Some((anchor, addition)) => {
+                assert!(
+                    text.matches(anchor).count() == 1,
+                    "{} has changed: the patch cannot be inserted",
+                    original.display()
+                );
+                text.replace(anchor, &format!("{anchor}{addition}"))
+            }
+            None => text,
+        };
+        let copy = patched_dir.join(format!("{file}.cpp"));
+        fs::write(&copy, text).expect("cannot write a rebuilt source");
+        build.file(&copy);
+    }
     let objects = build.compile_intermediates();
-    let [object] = objects.as_slice() else {
-        panic!("expected one object for {ENGINE}, got {objects:?}");
-    };
+    assert_eq!(
+        objects.len(),
+        REBUILT.len(),
+        "expected one object per rebuilt file, got {objects:?}"
+    );
 
     let archive = out.join("lib").join("libzmq.a");
     let members = run(build.get_archiver().arg("t").arg(&archive));
-    let old = members
-        .lines()
-        .find(|m| m.ends_with(&format!("{ENGINE}.o")))
-        .unwrap_or_else(|| panic!("no {ENGINE} object in {}", archive.display()))
-        .to_owned();
-    run(build.get_archiver().arg("d").arg(&archive).arg(&old));
-    run(build.get_archiver().arg("rs").arg(&archive).arg(object));
+    for &(file, _) in REBUILT {
+        let old = members
+            .lines()
+            .find(|m| {
+                m.strip_suffix(".o")
+                    .is_some_and(|m| m.ends_with(&format!("-{file}")) || m == file)
+            })
+            .unwrap_or_else(|| panic!("no {file} object in {}", archive.display()))
+            .to_owned();
+        run(build.get_archiver().arg("d").arg(&archive).arg(&old));
+    }
+    let mut add = build.get_archiver();
+    add.arg("rs").arg(&archive);
+    for object in &objects {
+        add.arg(object);
+    }
+    run(&mut add);
 }
 
 /// Runs a tool, panicking with its output if it fails; returns stdout.
