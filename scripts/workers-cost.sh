@@ -10,11 +10,12 @@
 # usage: scripts/workers-cost.sh WORKERS
 # needs: a release build (cargo build --release); perf (optional, run
 # as root or with kernel.perf_event_paranoid <= 1). Loopback only; ports
-# picked at random.
+# picked at random below Linux's ephemeral range (32768 up), where the
+# previous run's 1,000 connections may still hold one.
 set -eu
 n=${1:?number of workers}
 bin=${BIN:-$(dirname "$0")/../target/release/corsair}
-p1=$((20000 + RANDOM % 20000)); p2=$((p1 + 1))
+p1=$((20000 + RANDOM % 12000)); p2=$((p1 + 1))
 front=tcp://127.0.0.1:$p1; back=tcp://127.0.0.1:$p2
 out=$(mktemp -d)
 "$bin" broker --frontend "$front" --backend "$back" --batch 64 2>/dev/null &

@@ -1,7 +1,6 @@
 //! `corsair bench --compare`: libzmq's proxy and corsair's broker under
 //! the same load, one after another in one run.
 
-use std::thread;
 use std::time::Duration;
 
 use corsair::security::{CurveClient, CurveServer, KeyPair};
@@ -113,7 +112,6 @@ fn run_round(
             for &(label, workers) in proxies {
                 let proxy = Proxy::start()?;
                 let _w = Workers::start(workers, &proxy.backend, WorkerDialect::Rep, "", 1, None);
-                thread::sleep(Duration::from_millis(200 + workers));
                 let ep = proxy.frontend.clone();
                 results.push((
                     round,
@@ -191,8 +189,6 @@ fn run_round(
                     row.credit,
                     peers.as_ref(),
                 );
-                // Time for every worker to connect and say READY.
-                thread::sleep(Duration::from_millis(200 + row.workers));
                 let ep = broker.frontend.clone();
                 results.push((
                     round,

@@ -242,7 +242,7 @@ fn run_load(label: &str, load: &Load<'_>) -> anyhow::Result<Outcome> {
 const WORKER_THREADS: u64 = 4;
 
 /// Echo workers on their own context and (at most four) threads, until
-/// dropped.
+/// dropped; `start` returns once they have had time to connect.
 struct Workers {
     stop: Arc<AtomicBool>,
     threads: Vec<thread::JoinHandle<()>>,
@@ -282,6 +282,9 @@ impl Workers {
                 })
             })
             .collect();
+        // Time for every worker to connect and say READY, so that the
+        // load meets all of them from its first request.
+        thread::sleep(Duration::from_millis(200 + n));
         Workers { stop, threads }
     }
 }
