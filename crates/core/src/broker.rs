@@ -17,7 +17,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use corsair_proto::arena::Arena;
 use corsair_proto::{lists, Bare, Frames, Inbound};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::BrokerConfig;
 use crate::heartbeat::HeartbeatSchedule;
@@ -126,21 +126,38 @@ impl Broker {
 
     /// The next message to send, if any. Finding none ends the turn:
     /// a worker held for requests that arrived together (see
-    /// [`BrokerConfig::batch`]) goes back to its idle queue.
+    /// [`BrokerConfig::batch`]) goes back to its idle queue, and services
+    /// no worker serves and no request names are forgotten.
     pub fn poll_output(&mut self) -> Option<Output> {
         let out = self.outputs.pop_front();
-        if out.is_none() && !self.held.is_empty() {
+        if out.is_none() && (!self.held.is_empty() || self.services.may_forget()) {
             self.end_turn();
         }
         out
     }
 
     /// Everything produced so far has been taken: workers held for this
-    /// turn's requests go back to their idle queues.
+    /// turn's requests go back to their idle queues; unused services are
+    /// forgotten (nothing waiting to be sent names them any more).
     fn end_turn(&mut self) {
         for key in self.held.drain(..) {
             self.services.at_mut(key).release_held();
         }
+        let forgotten = self.services.forget_unused(self.default_service);
+        if forgotten > 0 {
+            self.stats.services_forgotten += forgotten as u64;
+            debug!(
+                forgotten,
+                known = self.services.len(),
+                "unused services forgotten"
+            );
+        }
+    }
+
+    /// Services known: those with workers or requests, and the default
+    /// one.
+    pub fn services_known(&self) -> usize {
+        self.services.len()
     }
 
     /// When [`Broker::handle_timeout`] must be called next.

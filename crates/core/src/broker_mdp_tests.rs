@@ -399,3 +399,56 @@ fn finishing_a_shutdown_sends_disconnect_to_every_majordomo_worker() {
         "Pirate has no DISCONNECT"
     );
 }
+
+#[test]
+fn services_nobody_serves_are_forgotten_once_their_requests_end() {
+    let mut h = Harness::new(config());
+    // 1,000 names: the first 100 wait (the queue limit), the rest are
+    // refused at once; either way each made a service.
+    for i in 0..1000 {
+        h.mdp1_request(0, "c1", &format!("s{i}"), "hi");
+    }
+    assert_eq!(h.broker.stats().rejected_queue_full, 900);
+    assert_eq!(h.drain().len(), 900);
+    assert_eq!(
+        h.broker.services_known(),
+        101,
+        "the default and 100 waiting"
+    );
+    h.timeout(10_000);
+    assert_eq!(h.drain().len(), 100);
+    assert_eq!(h.broker.stats().wait_expired, 100);
+    assert_eq!(h.broker.services_known(), 1, "only the default is left");
+    assert_eq!(h.broker.stats().services_forgotten, 1000);
+    // A forgotten name works as a new one; its slot may be reused.
+    h.mdp1_ready(10_001, Side::Backend, "w1", "s7");
+    h.mdp1_request(10_002, "c1", "s7", "again");
+    assert_eq!(h.mdp_dispatched()[0].2, "again");
+    assert_eq!(h.broker.services_known(), 2);
+}
+
+#[test]
+fn a_service_is_kept_while_a_worker_serves_it_or_a_request_names_it() {
+    let mut h = Harness::new(config());
+    h.mdp1_ready(0, Side::Backend, "w1", "echo");
+    h.mdp1_request(1, "c1", "echo", "x");
+    let (_, id, _) = h.mdp_dispatched().remove(0);
+    // The only worker leaves mid-request: the request goes back to the
+    // queue and keeps the service.
+    let bye = vec![Bytes::new(), b(W01), byte(5)];
+    h.broker.handle_backend(h.at(2), b("w1"), bye.clone());
+    h.drain();
+    assert_eq!(h.broker.services_known(), 2);
+    h.mdp1_ready(3, Side::Backend, "w2", "echo");
+    let (worker, retry, body) = h.mdp_dispatched().remove(0);
+    assert_eq!((worker.as_str(), body.as_str()), ("w2", "x"));
+    assert_eq!(retry, id);
+    h.mdp_reply(4, false, 3, "w2", &retry, "x");
+    assert_eq!(h.drain().len(), 1, "the reply");
+    // Served, with nothing waiting: kept while its worker is there.
+    assert_eq!(h.broker.services_known(), 2);
+    h.broker.handle_backend(h.at(5), b("w2"), bye);
+    h.drain();
+    assert_eq!(h.broker.services_known(), 1);
+    assert_eq!(h.broker.stats().services_forgotten, 1);
+}

@@ -1,6 +1,8 @@
 //! Per-service queues: idle workers (least recently used first) and
 //! requests waiting for one; and the registry of services, by name and
-//! by [`ServiceKey`].
+//! by [`ServiceKey`]. A service that no worker serves and no request
+//! names is forgotten, so that clients naming ever new services cannot
+//! grow the registry without bound.
 //!
 //! Both queues allow O(1) removal from the middle by lazy deletion: an
 //! entry carries the epoch at which it was pushed, and entries whose
@@ -17,8 +19,9 @@ use crate::request::RequestId;
 use crate::worker::WorkerKey;
 
 /// A service's place in [`Services`]: names it without hashing its name.
-/// Services are never forgotten, so a key stays valid for the broker's
-/// life.
+/// A key stays valid while a worker or request holds it: a service is
+/// forgotten only once it has neither, and its key may then name a new
+/// service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServiceKey(u32);
 
@@ -35,6 +38,12 @@ impl ServiceKey {
 pub struct Services {
     index: HashMap<Bytes, ServiceKey>,
     slots: Vec<Service>,
+    /// Slots of forgotten services, for new ones.
+    free: Vec<ServiceKey>,
+    /// Services that may have neither workers nor requests: new ones,
+    /// and those whose last worker or request just went. Looked at by
+    /// [`Services::forget_unused`].
+    maybe_unused: Vec<ServiceKey>,
 }
 
 impl Services {
@@ -47,13 +56,59 @@ impl Services {
         }
         let mut name = name;
         arena::detach(&mut name);
-        let key = ServiceKey(u32::try_from(self.slots.len()).expect("fewer than 2^32 services"));
-        self.slots.push(Service {
+        let service = Service {
             name: name.clone(),
             ..Service::default()
-        });
+        };
+        let key = match self.free.pop() {
+            Some(key) => {
+                self.slots[key.0 as usize] = service;
+                key
+            }
+            None => {
+                let key =
+                    ServiceKey(u32::try_from(self.slots.len()).expect("fewer than 2^32 services"));
+                self.slots.push(service);
+                key
+            }
+        };
         self.index.insert(name, key);
+        // Until a request or worker takes it, nothing else keeps it.
+        self.maybe_unused.push(key);
         key
+    }
+
+    /// Notes that `key` may have lost its last worker or request: if
+    /// so, the next [`Services::forget_unused`] forgets it.
+    pub fn note_if_unused(&mut self, key: ServiceKey) {
+        if self.at(key).is_unused() {
+            self.maybe_unused.push(key);
+        }
+    }
+
+    /// True when some service may be unused (a quick test).
+    pub fn may_forget(&self) -> bool {
+        !self.maybe_unused.is_empty()
+    }
+
+    /// Forgets every noted service that still has neither workers nor
+    /// requests, except `keep`; returns how many.
+    pub fn forget_unused(&mut self, keep: ServiceKey) -> usize {
+        let mut forgotten = 0;
+        for key in self.maybe_unused.drain(..) {
+            let service = &self.slots[key.0 as usize];
+            // A key noted twice is forgotten once: the second time its
+            // name no longer leads to it.
+            let known = self.index.get(&service.name) == Some(&key);
+            if key == keep || !known || !service.is_unused() {
+                continue;
+            }
+            let service = std::mem::take(&mut self.slots[key.0 as usize]);
+            self.index.remove(&service.name);
+            self.free.push(key);
+            forgotten += 1;
+        }
+        forgotten
     }
 
     /// The service called `name`, if it is known.
@@ -78,12 +133,12 @@ impl Services {
 
     /// Number of services known.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.index.len()
     }
 
     /// True when no service is known.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.index.is_empty()
     }
 }
 
@@ -100,9 +155,16 @@ pub struct Service {
     held: Option<(WorkerKey, u64, u32)>,
     /// Workers registered for this service, idle or busy.
     pub workers: usize,
+    /// Requests naming this service, queued or in flight.
+    pub requests: usize,
 }
 
 impl Service {
+    /// True when no worker serves it and no request names it.
+    pub fn is_unused(&self) -> bool {
+        self.workers == 0 && self.requests == 0 && self.held.is_none()
+    }
+
     /// Appends a worker that just became idle (most recently used last).
     pub fn push_idle(&mut self, worker: WorkerKey, epoch: u64) {
         self.idle.push_back((worker, epoch));
@@ -235,5 +297,29 @@ mod tests {
         services.at_mut(echo).workers = 3;
         assert_eq!(services.find(b"echo").map(|s| s.workers), Some(3));
         assert!(services.find(b"nobody").is_none());
+    }
+
+    #[test]
+    fn an_unused_service_is_forgotten_once_and_its_slot_serves_a_new_name() {
+        let mut services = Services::default();
+        let keep = services.key(Bytes::from_static(b"default"));
+        let gone = services.key(Bytes::from_static(b"gone"));
+        let busy = services.key(Bytes::from_static(b"busy"));
+        services.at_mut(busy).requests = 1;
+        services.note_if_unused(gone); // noted twice: forgotten once
+        assert!(services.may_forget());
+        assert_eq!(services.forget_unused(keep), 1);
+        assert!(!services.may_forget());
+        assert_eq!(services.len(), 2);
+        assert!(services.find(b"gone").is_none());
+        let new = services.key(Bytes::from_static(b"new"));
+        assert_eq!(new, gone, "the free slot is reused");
+        assert_eq!(services.name(new), "new");
+        assert_eq!(services.at(new).workers, 0);
+        services.at_mut(busy).requests = 0;
+        services.note_if_unused(busy);
+        assert_eq!(services.forget_unused(keep), 2, "busy, and new (unused)");
+        assert_eq!(services.len(), 1);
+        assert!(services.find(b"default").is_some());
     }
 }

@@ -49,6 +49,9 @@ pub struct Stats {
     pub workers_lost: u64,
     /// Heartbeats sent to workers.
     pub heartbeats_sent: u64,
+    /// Services forgotten once no worker served them and no request
+    /// named them (so many distinct names cannot grow the registry).
+    pub services_forgotten: u64,
     /// Requests to `mmi.*` services, answered by the broker itself.
     pub mmi_requests: u64,
     /// Partial replies dropped because they came from a worker that no

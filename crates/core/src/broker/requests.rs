@@ -74,7 +74,9 @@ impl Broker {
         }
         let (id, epoch) = self.requests.insert(route, service, body);
         debug!(request = id.0, service = ?self.services.name(service), "request accepted");
-        self.services.at_mut(service).push_request(id, epoch);
+        let s = self.services.at_mut(service);
+        s.requests += 1;
+        s.push_request(id, epoch);
         self.dispatch(now, service);
         // Only a request still waiting needs a wait deadline: most find
         // an idle worker at once, and a deadline nobody needs would sit
@@ -89,6 +91,10 @@ impl Broker {
     #[inline]
     pub(super) fn end_request(&mut self, id: RequestId) -> Option<crate::request::Request> {
         let req = self.requests.remove(id)?;
+        // The reply about to be sent still names the service: it is
+        // forgotten, if unused, only when the turn's output is taken.
+        self.services.at_mut(req.service).requests -= 1;
+        self.services.note_if_unused(req.service);
         if self.config.client_limit.is_some() {
             if let Some(n) = self.per_client.get_mut(&req.route.peer) {
                 *n -= 1;

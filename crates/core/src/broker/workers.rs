@@ -207,6 +207,7 @@ impl Broker {
         };
         let s = self.services.at_mut(w.service);
         s.workers = s.workers.saturating_sub(1);
+        self.services.note_if_unused(w.service);
         w.in_flight.into_vec()
     }
 
