@@ -88,21 +88,10 @@ fn sigterm_fails_what_is_still_in_flight_when_the_grace_period_ends() {
 fn sigterm_to_a_worker_finishes_its_request_says_disconnect_and_exits_0() {
     let _bomb = time_bomb("worker shutdown", LONG);
     let mut broker = start_broker(&[]);
-    let mut worker = Proc::spawn(
+    let mut worker = broker.worker(
         "slow mdp worker",
-        corsair(&[
-            "worker",
-            "--connect",
-            &broker.backend,
-            "--dialect",
-            "mdp",
-            "--service",
-            "echo",
-            "--delay",
-            "1s",
-        ]),
+        &["--dialect", "mdp", "--service", "echo", "--delay", "1s"],
     );
-    broker.proc.wait_for("worker registered", LONG);
     let c = Proc::spawn(
         "client",
         corsair(&[

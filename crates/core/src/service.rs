@@ -78,9 +78,22 @@ impl Services {
         key
     }
 
-    /// Notes that `key` may have lost its last worker or request: if
-    /// so, the next [`Services::forget_unused`] forgets it.
-    pub fn note_if_unused(&mut self, key: ServiceKey) {
+    /// A request naming `key` ended; if it was the service's last and no
+    /// worker serves it, the next [`Services::forget_unused`] forgets it.
+    pub fn request_ended(&mut self, key: ServiceKey) {
+        self.at_mut(key).requests -= 1;
+        self.note_if_unused(key);
+    }
+
+    /// A worker of `key` left; if it was the service's last and no
+    /// request names it, the next [`Services::forget_unused`] forgets it.
+    pub fn worker_left(&mut self, key: ServiceKey) {
+        let s = self.at_mut(key);
+        s.workers = s.workers.saturating_sub(1);
+        self.note_if_unused(key);
+    }
+
+    fn note_if_unused(&mut self, key: ServiceKey) {
         if self.at(key).is_unused() {
             self.maybe_unused.push(key);
         }
@@ -306,7 +319,8 @@ mod tests {
         let gone = services.key(Bytes::from_static(b"gone"));
         let busy = services.key(Bytes::from_static(b"busy"));
         services.at_mut(busy).requests = 1;
-        services.note_if_unused(gone); // noted twice: forgotten once
+        services.at_mut(gone).workers = 1;
+        services.worker_left(gone); // noted twice: forgotten once
         assert!(services.may_forget());
         assert_eq!(services.forget_unused(keep), 1);
         assert!(!services.may_forget());
@@ -316,8 +330,7 @@ mod tests {
         assert_eq!(new, gone, "the free slot is reused");
         assert_eq!(services.name(new), "new");
         assert_eq!(services.at(new).workers, 0);
-        services.at_mut(busy).requests = 0;
-        services.note_if_unused(busy);
+        services.request_ended(busy);
         assert_eq!(services.forget_unused(keep), 2, "busy, and new (unused)");
         assert_eq!(services.len(), 1);
         assert!(services.find(b"default").is_some());

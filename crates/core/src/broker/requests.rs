@@ -93,8 +93,7 @@ impl Broker {
         let req = self.requests.remove(id)?;
         // The reply about to be sent still names the service: it is
         // forgotten, if unused, only when the turn's output is taken.
-        self.services.at_mut(req.service).requests -= 1;
-        self.services.note_if_unused(req.service);
+        self.services.request_ended(req.service);
         if self.config.client_limit.is_some() {
             if let Some(n) = self.per_client.get_mut(&req.route.peer) {
                 *n -= 1;

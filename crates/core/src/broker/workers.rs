@@ -205,9 +205,7 @@ impl Broker {
         let Some(w) = self.workers.remove(peer) else {
             return Vec::new();
         };
-        let s = self.services.at_mut(w.service);
-        s.workers = s.workers.saturating_sub(1);
-        self.services.note_if_unused(w.service);
+        self.services.worker_left(w.service);
         w.in_flight.into_vec()
     }
 
