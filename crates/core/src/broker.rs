@@ -10,8 +10,6 @@
 //! expiry, DISCONNECT) in `broker/workers.rs`.
 
 use std::collections::VecDeque;
-
-use rustc_hash::FxHashMap as HashMap;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -20,6 +18,7 @@ use corsair_proto::{lists, Bare, Frames, Inbound};
 use tracing::{debug, info, warn};
 
 use crate::config::BrokerConfig;
+use crate::hashing::HashMap;
 use crate::heartbeat::HeartbeatSchedule;
 use crate::peer::{Output, PeerId, Side};
 use crate::request::{RequestId, Requests, Route};

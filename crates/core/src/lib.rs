@@ -15,6 +15,7 @@
 //! - [`worker`] — the worker registry and worker states.
 //! - [`request`] — attempt tracking for outstanding requests.
 //! - [`timers`] — attempt and wait deadlines.
+//! - [`hashing`] — the keyed hasher of tables whose keys peers choose.
 //! - [`heartbeat`] — the broker's heartbeat tick.
 //! - [`stats`] — counters of everything done, dropped or refused.
 //! - [`retry`] — the Lazy Pirate client's retry policy.
@@ -44,6 +45,7 @@
 
 pub mod broker;
 pub mod config;
+pub mod hashing;
 pub mod heartbeat;
 pub mod liveness;
 pub mod mmi;

@@ -11,9 +11,9 @@
 
 use std::collections::VecDeque;
 
+use crate::hashing::HashMap;
 use bytes::Bytes;
 use corsair_proto::arena;
-use rustc_hash::FxHashMap as HashMap;
 
 use crate::request::RequestId;
 use crate::worker::WorkerKey;

@@ -5,12 +5,12 @@ use std::hash::BuildHasher;
 use std::time::Instant;
 
 use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
 
 use corsair_proto::arena::Arena;
 use corsair_proto::WorkerDialect;
 use smallvec::SmallVec;
 
+use crate::hashing::Keyed;
 use crate::peer::PeerId;
 use crate::request::RequestId;
 use crate::service::ServiceKey;
@@ -110,6 +110,8 @@ pub struct Workers {
     /// of the peer took 48, so that with 10,000 workers the index fits
     /// in the CPU's second-level cache.
     index: HashTable<WorkerKey>,
+    /// The index's hasher, keyed: identities are chosen by peers.
+    hasher: Keyed,
     next_epoch: u64,
     /// Where the workers' identities are copied, dozens to a chunk: the
     /// chunk's one reference count is what every dispatch touches when
@@ -154,9 +156,10 @@ impl Workers {
                 WorkerKey(i)
             }
         };
-        let slots = &self.slots;
-        self.index
-            .insert_unique(hash(&peer), key, |&k| hash(peer_at(slots, k)));
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hasher.hash_one(&peer), key, |&k| {
+            hasher.hash_one(peer_at(slots, k))
+        });
         key
     }
 
@@ -164,7 +167,7 @@ impl Workers {
     pub fn key(&self, peer: &PeerId) -> Option<WorkerKey> {
         let slots = &self.slots;
         self.index
-            .find(hash(peer), |&k| peer_at(slots, k) == peer)
+            .find(self.hasher.hash_one(peer), |&k| peer_at(slots, k) == peer)
             .copied()
     }
 
@@ -194,7 +197,7 @@ impl Workers {
         let slots = &self.slots;
         let entry = self
             .index
-            .find_entry(hash(peer), |&k| peer_at(slots, k) == peer)
+            .find_entry(self.hasher.hash_one(peer), |&k| peer_at(slots, k) == peer)
             .ok()?;
         let (key, _) = entry.remove();
         let w = self.slots[key.0 as usize].0.take();
@@ -290,11 +293,6 @@ impl Workers {
     fn iter(&self) -> impl Iterator<Item = &Worker> {
         self.slots.iter().filter_map(|s| s.0.as_ref())
     }
-}
-
-/// What the index hashes a peer to.
-fn hash(peer: &PeerId) -> u64 {
-    FxBuildHasher.hash_one(peer)
 }
 
 /// The peer of the worker in slot `key`, which the index holds only while
