@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use corsair::security::{CurveClient, CurveServer, KeyPair};
 
+use super::steal::CpuTimes;
 use super::{
     run_load, BenchArgs, Budget, ClientDialect, InProcessBroker, Load, Outcome, Proxy,
     WorkerDialect, Workers,
@@ -67,10 +68,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .rounds
         .map_or(if args.quick { 1 } else { 3 }, |r| r as usize);
     let mut results: Vec<(usize, Outcome)> = Vec::new();
+    let before = CpuTimes::now();
     for round in 0..rounds {
         run_round(round, per_run, !args.json, &mut results)?;
     }
-    report(args, rounds, &results);
+    let steal = before
+        .zip(CpuTimes::now())
+        .and_then(|(a, b)| a.steal_percent_until(&b));
+    report(args, rounds, &results, steal);
     Ok(())
 }
 
@@ -395,8 +400,9 @@ fn ratios(rounds: &Rounds<'_>) -> Vec<Ratio> {
 }
 
 /// Prints the table of medians and the summary (one JSON line with
-/// `--json`).
-fn report(args: &BenchArgs, rounds: usize, results: &[(usize, Outcome)]) {
+/// `--json`), with the share of CPU time the host stole during the
+/// rounds (`None`: not known).
+fn report(args: &BenchArgs, rounds: usize, results: &[(usize, Outcome)], steal: Option<f64>) {
     let all = Rounds(results);
     println!(
         "| payload | window | system | req/s | x proxy | p50 us | x proxy | p99 us | errors |"
@@ -417,8 +423,9 @@ fn report(args: &BenchArgs, rounds: usize, results: &[(usize, Outcome)]) {
             .map(|(round, o)| format!("{{\"round\":{round},{}", &o.json()[1..]))
             .collect();
         let fields: Vec<String> = targets.iter().map(Ratio::json).collect();
+        let steal = steal.map_or("null".to_owned(), |s| format!("{s:.1}"));
         println!(
-            "{{{},\"rounds\":{rounds},\"io_batch\":{},\"runs\":[{}]}}",
+            "{{{},\"rounds\":{rounds},\"io_batch\":{},\"steal_percent\":{steal},\"runs\":[{}]}}",
             fields.join(","),
             args.io_batch,
             runs.join(",")
@@ -436,6 +443,9 @@ fn report(args: &BenchArgs, rounds: usize, results: &[(usize, Outcome)]) {
             value("latency_ratio"),
             args.io_batch
         );
+        if let Some(s) = steal {
+            println!("CPU time taken by the host (steal) during the rounds: {s:.1}%");
+        }
     }
 }
 

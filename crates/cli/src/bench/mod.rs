@@ -5,6 +5,7 @@
 mod compare;
 mod memory;
 mod peers;
+mod steal;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
