@@ -11,10 +11,10 @@
 
 use std::collections::VecDeque;
 
-use crate::hashing::HashMap;
 use bytes::Bytes;
 use corsair_proto::arena;
 
+use crate::hashing::HashMap;
 use crate::request::RequestId;
 use crate::worker::WorkerKey;
 
