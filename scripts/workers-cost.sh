@@ -3,7 +3,8 @@
 # number of connected workers: `corsair broker --batch 64` and `corsair
 # bench` with WORKERS Paranoid Pirate echo workers of credit 64, 4
 # clients, window 64, 64 B. Over 3 s in the middle of an 8 s run it
-# prints the rate, each process's CPU time per request (from /proc) and,
+# prints the rate, the share of CPU time the host stole (a virtual
+# machine's steal), each process's CPU time per request (from /proc) and,
 # where `perf` can read syscall tracepoints, its system calls per
 # request.
 #
@@ -29,7 +30,10 @@ sleep 2.5
 # CPU ticks of every thread of a process.
 ticks() { cat "/proc/$1"/task/*/stat | awk '{s += $14 + $15} END {print s}'; }
 events=syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_poll,raw_syscalls:sys_enter
-b0=$(ticks $broker); l0=$(ticks $load)
+# The machine's CPU ticks, all states together, and those the host stole
+# (a virtual machine's `st`), from the aggregate line of /proc/stat.
+machine() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $9}' /proc/stat; }
+b0=$(ticks $broker); l0=$(ticks $load); read -r m0 s0 <<<"$(machine)"
 perf=0
 if command -v perf >/dev/null 2>&1; then
     perf stat -x, -e "$events" -p $broker -o "$out/broker.perf" -- sleep 3 2>/dev/null &
@@ -39,11 +43,12 @@ if command -v perf >/dev/null 2>&1; then
 else
     sleep 3
 fi
-b1=$(ticks $broker); l1=$(ticks $load)
+b1=$(ticks $broker); l1=$(ticks $load); read -r m1 s1 <<<"$(machine)"
 wait $load
 line=$(tail -1 "$out/bench")
 rate=$(echo "$line" | grep -o '[0-9]* req/s' | cut -d' ' -f1)
 echo "$n workers: $line"
+awk -v m=$((m1 - m0)) -v s=$((s1 - s0)) 'BEGIN {printf "  host: %.0f%% of the CPU time stolen (a slow run under steal says little)\n", m ? s * 100 / m : 0}'
 hz=$(getconf CLK_TCK)
 # Requests in the 3 s window, from the run's average rate.
 reqs=$((rate * 3))
