@@ -53,6 +53,7 @@ pub mod peer;
 pub mod request;
 pub mod retry;
 pub mod service;
+mod slab;
 pub mod stats;
 pub mod timers;
 pub mod worker;

@@ -16,6 +16,7 @@ use corsair_proto::arena;
 
 use crate::hashing::HashMap;
 use crate::request::RequestId;
+use crate::slab;
 use crate::worker::WorkerKey;
 
 /// A service's place in [`Services`]: names it without hashing its name.
@@ -39,7 +40,7 @@ pub struct Services {
     index: HashMap<Bytes, ServiceKey>,
     slots: Vec<Service>,
     /// Slots of forgotten services, for new ones.
-    free: Vec<ServiceKey>,
+    free: Vec<u32>,
     /// Services that may have neither workers nor requests: new ones,
     /// and those whose last worker or request just went. Looked at by
     /// [`Services::forget_unused`].
@@ -60,18 +61,7 @@ impl Services {
             name: name.clone(),
             ..Service::default()
         };
-        let key = match self.free.pop() {
-            Some(key) => {
-                self.slots[key.0 as usize] = service;
-                key
-            }
-            None => {
-                let key =
-                    ServiceKey(u32::try_from(self.slots.len()).expect("fewer than 2^32 services"));
-                self.slots.push(service);
-                key
-            }
-        };
+        let key = ServiceKey(slab::place(&mut self.slots, &mut self.free, service));
         self.index.insert(name, key);
         // Until a request or worker takes it, nothing else keeps it.
         self.maybe_unused.push(key);
@@ -118,7 +108,7 @@ impl Services {
             }
             let service = std::mem::take(&mut self.slots[key.0 as usize]);
             self.index.remove(&service.name);
-            self.free.push(key);
+            self.free.push(key.0);
             forgotten += 1;
         }
         forgotten

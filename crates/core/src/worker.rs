@@ -14,6 +14,7 @@ use crate::hashing::Keyed;
 use crate::peer::PeerId;
 use crate::request::RequestId;
 use crate::service::ServiceKey;
+use crate::slab;
 
 /// The most requests one worker may hold, whatever it announces.
 pub const MAX_CREDIT: u32 = 1024;
@@ -145,17 +146,11 @@ impl Workers {
             idle_epoch: 0,
             expires_at: None,
         };
-        let key = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Slot(Some(worker));
-                WorkerKey(i)
-            }
-            None => {
-                let i = u32::try_from(self.slots.len()).expect("fewer than 2^32 workers");
-                self.slots.push(Slot(Some(worker)));
-                WorkerKey(i)
-            }
-        };
+        let key = WorkerKey(slab::place(
+            &mut self.slots,
+            &mut self.free,
+            Slot(Some(worker)),
+        ));
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(hasher.hash_one(&peer), key, |&k| {
             hasher.hash_one(peer_at(slots, k))
