@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -16,13 +16,12 @@ const LONG: Duration = Duration::from_secs(60);
 /// allow-lists: a file with the client's key, a directory with the
 /// worker's.
 struct Keys {
-    dir: PathBuf,
+    dir: Scratch,
 }
 
 impl Keys {
     fn new(name: &str) -> Keys {
-        let dir = std::env::temp_dir().join(format!("corsair-curve-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Scratch::new(&format!("curve-{name}"));
         std::fs::create_dir_all(dir.join("workers")).unwrap();
         for who in ["server", "client", "worker", "stranger"] {
             let out = dir.join(who);
@@ -61,12 +60,6 @@ impl Keys {
             "--allow-workers".into(),
             self.path("workers"),
         ]
-    }
-}
-
-impl Drop for Keys {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

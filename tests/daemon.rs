@@ -21,12 +21,11 @@ fn my_zmq(args: &[&str]) -> Command {
 
 /// Writes an INI file with ipc endpoints in a fresh directory, the
 /// server's period at `period`, plus `extra` lines at the end (in the
-/// `[MyWorker.job]` section); returns its path.
-fn ini(tag: &str, period: &str, extra: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("corsair-daemon-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let ep = |n: &str| format!("ipc://{}", dir.join(n).display());
+/// `[MyWorker.job]` section); returns the directory (removed when
+/// dropped) and the file's path.
+fn ini(tag: &str, period: &str, extra: &str) -> (Scratch, PathBuf) {
+    let dir = Scratch::new(&format!("daemon-{tag}"));
+    let ep = |n: &str| dir.ipc(n);
     let text = format!(
         "[app]\ntitle = my\nworkers = 4\n\n[MyServer]\nperiod = {period}\nexit_delay = 100ms\n\n\
          [MyServer.job]\nendpoint = {job}\n[MyServer.broadcast]\nendpoint = {bc}\n\
@@ -36,7 +35,7 @@ fn ini(tag: &str, period: &str, extra: &str) -> PathBuf {
     );
     let path = dir.join("my_zmq.ini");
     std::fs::write(&path, text).unwrap();
-    path
+    (dir, path)
 }
 
 /// Lines of the given title, with the title and padding removed.
@@ -58,7 +57,7 @@ const WORKERS: [&str; 4] = [
 #[test]
 fn my_zmq_runs_to_the_end_with_every_job_once_and_every_broadcast_everywhere() {
     let _bomb = time_bomb("my_zmq", LONG);
-    let path = ini("run", "200ms", "");
+    let (_dir, path) = ini("run", "200ms", "");
     let (code, lines) = Proc::spawn("my_zmq", my_zmq(&["-c", path.to_str().unwrap()])).wait(LONG);
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
     let all = lines.join("\n");
@@ -120,7 +119,7 @@ fn my_zmq_runs_to_the_end_with_every_job_once_and_every_broadcast_everywhere() {
 fn a_channel_can_name_another_handler() {
     let _bomb = time_bomb("override", LONG);
     // Jobs go to the broadcast handler.
-    let path = ini("override", "150ms", "handler = broadcast\n");
+    let (_dir, path) = ini("override", "150ms", "handler = broadcast\n");
     let (code, lines) = Proc::spawn("my_zmq", my_zmq(&["-c", path.to_str().unwrap()])).wait(LONG);
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
     assert!(
@@ -161,7 +160,7 @@ fn bad_configuration_is_one_line_naming_section_and_key_exit_2() {
         ),
     ];
     for (tag, extra, expected) in cases {
-        let path = ini(tag, "1s", extra);
+        let (_dir, path) = ini(tag, "1s", extra);
         let (code, lines) =
             Proc::spawn("my_zmq", my_zmq(&["-c", path.to_str().unwrap()])).wait(LONG);
         assert_eq!(code, Some(2), "{tag}: {lines:?}");
@@ -170,7 +169,7 @@ fn bad_configuration_is_one_line_naming_section_and_key_exit_2() {
         assert!(lines[0].contains(expected), "{tag}: {lines:?}");
     }
     // A missing endpoint: the worker's job channel has none in the file.
-    let path = ini("endpoint", "1s", "");
+    let (_dir, path) = ini("endpoint", "1s", "");
     let text = std::fs::read_to_string(&path).unwrap();
     let without: String = text
         .lines()
@@ -200,7 +199,7 @@ fn bad_configuration_is_one_line_naming_section_and_key_exit_2() {
 #[test]
 fn sigterm_to_the_supervisor_ends_every_process_cleanly() {
     let _bomb = time_bomb("sigterm", LONG);
-    let path = ini("sigterm", "30s", "");
+    let (_dir, path) = ini("sigterm", "30s", "");
     let mut p = Proc::spawn("my_zmq", my_zmq(&["-c", path.to_str().unwrap()]));
     p.wait_for("(my:server)   MyServer has begun", LONG);
     for w in WORKERS {

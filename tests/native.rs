@@ -141,10 +141,8 @@ fn a_libzmq_peer_with_zmtp_heartbeats_is_answered_and_never_dropped() {
 #[test]
 fn ipc_endpoints_are_served_natively() {
     let _bomb = time_bomb("ipc", Duration::from_secs(90));
-    let dir = std::env::temp_dir().join(format!("corsair-native-ipc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let front = format!("ipc://{}/front.sock", dir.display());
-    let back = format!("ipc://{}/back.sock", dir.display());
+    let dir = Scratch::new("native-ipc");
+    let (front, back) = (dir.ipc("front.sock"), dir.ipc("back.sock"));
     let mut proc = Proc::spawn(
         "broker",
         corsair(&["broker", "--frontend", &front, "--backend", &back]),
@@ -165,7 +163,6 @@ fn ipc_endpoints_are_served_natively() {
         !dir.join("front.sock").exists(),
         "the socket file is removed on exit"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

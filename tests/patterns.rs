@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -18,14 +17,6 @@ fn example(name: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(dir.join(name));
     cmd.args(args);
     cmd
-}
-
-/// A fresh directory for ipc:// endpoints.
-fn ipc_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("corsair-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn ok_lines(cmd: Command, name: &str) -> Vec<String> {
@@ -166,8 +157,8 @@ fn wuclient_receives_only_its_zipcode() {
 #[test]
 fn pipeline_examples_with_workers_started_before_and_after_the_ventilator() {
     let _bomb = time_bomb("task", LONG);
-    let dir = ipc_dir("pipeline");
-    let ep = |name: &str| format!("ipc://{}", dir.join(name).display());
+    let dir = Scratch::new("pipeline");
+    let ep = |name: &str| dir.ipc(name);
     let (tasks, results, control, kill) = (ep("tasks"), ep("results"), ep("control"), ep("kill"));
     let mut sink = Proc::spawn(
         "tasksink",
@@ -224,5 +215,4 @@ fn pipeline_examples_with_workers_started_before_and_after_the_ventilator() {
         50,
         "every task done exactly once across the workers"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -38,6 +38,36 @@ impl Drop for TimeBomb {
     }
 }
 
+/// A fresh, empty directory under the system's temp directory, named
+/// after the test and this process; removed with its contents when
+/// dropped, whether the test passed or panicked.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("corsair-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// The path of `name` inside the directory.
+    pub fn join(&self, name: impl AsRef<std::path::Path>) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// `ipc://` endpoint for a socket file called `name` in the directory.
+    pub fn ipc(&self, name: &str) -> String {
+        format!("ipc://{}", self.join(name).display())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn children() -> &'static Mutex<Vec<u32>> {
     static PIDS: OnceLock<Mutex<Vec<u32>>> = OnceLock::new();
     PIDS.get_or_init(Mutex::default)
