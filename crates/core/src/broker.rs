@@ -120,7 +120,7 @@ impl Broker {
 
     /// True when `service` has at least one registered worker.
     pub fn has_workers(&self, service: &[u8]) -> bool {
-        self.services.find(service).is_some_and(|s| s.workers > 0)
+        self.services.find(service).is_some_and(|s| s.workers() > 0)
     }
 
     /// The next message to send, if any. Finding none ends the turn:

@@ -68,11 +68,24 @@ impl Services {
         key
     }
 
+    /// A new request naming `key` was accepted: it is counted, and
+    /// queued (at the back) for the service's next idle worker.
+    pub fn request_started(&mut self, key: ServiceKey, id: RequestId, epoch: u64) {
+        let s = self.at_mut(key);
+        s.requests += 1;
+        s.push_request(id, epoch);
+    }
+
     /// A request naming `key` ended; if it was the service's last and no
     /// worker serves it, the next [`Services::forget_unused`] forgets it.
     pub fn request_ended(&mut self, key: ServiceKey) {
         self.at_mut(key).requests -= 1;
         self.note_if_unused(key);
+    }
+
+    /// A worker registered for `key`.
+    pub fn worker_joined(&mut self, key: ServiceKey) {
+        self.at_mut(key).workers += 1;
     }
 
     /// A worker of `key` left; if it was the service's last and no
@@ -156,13 +169,20 @@ pub struct Service {
     /// slot, idle epoch and the requests it got this turn. It is out of
     /// `idle` until the turn ends.
     held: Option<(WorkerKey, u64, u32)>,
-    /// Workers registered for this service, idle or busy.
-    pub workers: usize,
+    /// Workers registered for this service, idle or busy; changed only
+    /// through [`Services`], which forgets a service once this and
+    /// `requests` are both zero.
+    workers: usize,
     /// Requests naming this service, queued or in flight.
-    pub requests: usize,
+    requests: usize,
 }
 
 impl Service {
+    /// Workers registered for this service, idle or busy.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
     /// True when no worker serves it and no request names it.
     pub fn is_unused(&self) -> bool {
         self.workers == 0 && self.requests == 0 && self.held.is_none()
@@ -216,7 +236,7 @@ impl Service {
     }
 
     /// Queues a new request at the back.
-    pub fn push_request(&mut self, id: RequestId, epoch: u64) {
+    fn push_request(&mut self, id: RequestId, epoch: u64) {
         self.pending.push_back((id, epoch));
     }
 
@@ -297,8 +317,10 @@ mod tests {
         assert_eq!(services.key(Bytes::from(b"echo".to_vec())), echo);
         assert_eq!(services.len(), 2);
         assert_eq!(services.name(other), "other");
-        services.at_mut(echo).workers = 3;
-        assert_eq!(services.find(b"echo").map(|s| s.workers), Some(3));
+        for _ in 0..3 {
+            services.worker_joined(echo);
+        }
+        assert_eq!(services.find(b"echo").map(Service::workers), Some(3));
         assert!(services.find(b"nobody").is_none());
     }
 
@@ -308,8 +330,8 @@ mod tests {
         let keep = services.key(Bytes::from_static(b"default"));
         let gone = services.key(Bytes::from_static(b"gone"));
         let busy = services.key(Bytes::from_static(b"busy"));
-        services.at_mut(busy).requests = 1;
-        services.at_mut(gone).workers = 1;
+        services.request_started(busy, RequestId(1), 1);
+        services.worker_joined(gone);
         services.worker_left(gone); // noted twice: forgotten once
         assert!(services.may_forget());
         assert_eq!(services.forget_unused(keep), 1);
@@ -319,7 +341,7 @@ mod tests {
         let new = services.key(Bytes::from_static(b"new"));
         assert_eq!(new, gone, "the free slot is reused");
         assert_eq!(services.name(new), "new");
-        assert_eq!(services.at(new).workers, 0);
+        assert_eq!(services.at(new).workers(), 0);
         services.request_ended(busy);
         assert_eq!(services.forget_unused(keep), 2, "busy, and new (unused)");
         assert_eq!(services.len(), 1);

@@ -74,9 +74,7 @@ impl Broker {
         }
         let (id, epoch) = self.requests.insert(route, service, body);
         debug!(request = id.0, service = ?self.services.name(service), "request accepted");
-        let s = self.services.at_mut(service);
-        s.requests += 1;
-        s.push_request(id, epoch);
+        self.services.request_started(service, id, epoch);
         self.dispatch(now, service);
         // Only a request still waiting needs a wait deadline: most find
         // an idle worker at once, and a deadline nobody needs would sit

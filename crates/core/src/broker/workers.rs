@@ -149,7 +149,7 @@ impl Broker {
         };
         info!(worker = ?peer, ?dialect, service = ?self.services.name(service), credit, "worker registered");
         let key = self.workers.insert(peer.clone(), dialect, service, credit);
-        self.services.at_mut(service).workers += 1;
+        self.services.worker_joined(service);
         key
     }
 
