@@ -163,6 +163,67 @@ fn bench_drives_a_broker_with_its_own_workers_and_reports_json() {
 }
 
 #[test]
+fn bench_with_no_clients_holds_its_workers_on_the_broker_for_the_duration() {
+    let _bomb = time_bomb("bench --clients 0", Duration::from_secs(60));
+    let broker = start_broker(&["--wait-limit", "500ms"]);
+    let mut held = Proc::spawn(
+        "bench --clients 0",
+        corsair(&[
+            "bench",
+            "--connect",
+            &broker.frontend,
+            "--backend",
+            &broker.backend,
+            "--workers",
+            "3",
+            "--worker-dialect",
+            "mdp",
+            "--service",
+            "parked",
+            "--clients",
+            "0",
+            "--duration",
+            "4s",
+        ]),
+    );
+    held.wait_for("3 mdp workers of `parked`", Duration::from_secs(20));
+    let ask = |service: &str| {
+        let (code, lines) = Proc::spawn(
+            "mmi",
+            python(
+                "mdp.py",
+                &["client1", &broker.frontend, "mmi.service", service],
+            ),
+        )
+        .wait(Duration::from_secs(20));
+        assert_eq!(code, Some(0), "{lines:?}");
+        lines
+    };
+    assert_eq!(
+        ask("parked"),
+        vec!["reply 200"],
+        "the workers are registered"
+    );
+    let (code, lines) = held.wait(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{lines:?}");
+    let stats = broker.stop();
+    assert_eq!(
+        stat(&stats, "answered"),
+        0,
+        "no requests were sent: {stats}"
+    );
+    // Without workers there is nothing to hold.
+    let (code, lines) = Proc::spawn("usage", corsair(&["bench", "--clients", "0"])).wait(LONG);
+    assert_eq!(code, Some(1), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("--clients 0 needs --workers")),
+        "{lines:?}"
+    );
+}
+
+#[test]
 fn bench_memory_queues_every_request_in_a_broker_process_and_reports_its_growth() {
     let _bomb = time_bomb("bench --memory", Duration::from_secs(60));
     let (code, lines) = Proc::spawn(

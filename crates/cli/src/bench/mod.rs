@@ -32,8 +32,10 @@ pub struct BenchArgs {
     /// The broker's clients' endpoint.
     #[arg(long, default_value = "tcp://localhost:5555", value_name = "EP")]
     connect: String,
-    /// Concurrent clients, each on its own socket and thread.
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Concurrent clients, each on its own socket and thread. With 0,
+    /// only the --workers run, for --duration: workers held on a broker
+    /// that another process loads.
+    #[arg(long, default_value_t = 4, value_name = "N")]
     clients: u64,
     /// Requests in flight per client.
     #[arg(long, default_value_t = 1, value_name = "W", value_parser = clap::value_parser!(u64).range(1..))]
@@ -404,6 +406,21 @@ impl Drop for Proxy {
     }
 }
 
+/// `--clients 0`: keeps the workers already started connected for the
+/// budget's time, sending no requests.
+fn hold_workers(args: &BenchArgs, budget: Budget) -> anyhow::Result<()> {
+    let (Some(n), Budget::Time(time)) = (args.workers, budget) else {
+        bail!("--clients 0 needs --workers and a --duration, not --requests");
+    };
+    let dialect = format!("{:?}", args.worker_dialect).to_lowercase();
+    println!(
+        "corsair bench: {n} {dialect} workers of `{}` on {}, no clients, for {time:?}",
+        args.service, args.backend
+    );
+    thread::sleep(time);
+    Ok(())
+}
+
 /// Runs `corsair bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     peers::IO_BATCH.store(args.io_batch, Ordering::Relaxed);
@@ -428,6 +445,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         (Some(n), _) => Budget::Requests(n),
         (None, d) => Budget::Time(d.unwrap_or(Duration::from_secs(5))),
     };
+    if args.clients == 0 {
+        return hold_workers(&args, budget);
+    }
     let load = Load {
         endpoint: &args.connect,
         dialect: args.dialect,
