@@ -8,7 +8,13 @@
 # where `perf` can read syscall tracepoints, its system calls per
 # request.
 #
-# usage: scripts/workers-cost.sh WORKERS
+# With PARKED=N, N more workers (Majordomo 0.1, of another service, held
+# by `corsair bench --clients 0`) are connected to the broker throughout
+# and never get a request: the cost of connected workers apart from that
+# of spreading the work over them. Where `nstat` is installed it also
+# prints the machine's TCP segments (and pure ACKs) per request.
+#
+# usage: [PARKED=N] scripts/workers-cost.sh WORKERS
 # needs: a release build (cargo build --release); perf (optional, run
 # as root or with kernel.perf_event_paranoid <= 1). Loopback only; ports
 # picked at random below Linux's ephemeral range (32768 up), where the
@@ -21,8 +27,18 @@ front=tcp://127.0.0.1:$p1; back=tcp://127.0.0.1:$p2
 out=$(mktemp -d)
 "$bin" broker --frontend "$front" --backend "$back" --batch 64 2>/dev/null &
 broker=$!
+disown $broker
 trap 'kill -9 $broker 2>/dev/null || true; rm -rf "$out"' EXIT
 sleep 0.5
+parked=${PARKED:-0}
+if [ "$parked" -gt 0 ]; then
+    "$bin" bench --backend "$back" --workers "$parked" --worker-dialect mdp --service parked \
+        --clients 0 --duration 20s >/dev/null 2>&1 &
+    held=$!
+    disown $held
+    trap 'kill -9 $broker $held 2>/dev/null || true; rm -rf "$out"' EXIT
+    sleep 2
+fi
 "$bin" bench --connect "$front" --backend "$back" --workers "$n" --worker-dialect ppp \
     --credit 64 --clients 4 --window 64 --size 64 --duration 8s >"$out/bench" 2>&1 &
 load=$!
@@ -34,6 +50,8 @@ events=syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_
 # (a virtual machine's `st`), from the aggregate line of /proc/stat.
 machine() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $9}' /proc/stat; }
 b0=$(ticks $broker); l0=$(ticks $load); read -r m0 s0 <<<"$(machine)"
+tcp=0
+command -v nstat >/dev/null 2>&1 && nstat -n >/dev/null && tcp=1
 perf=0
 if command -v perf >/dev/null 2>&1; then
     perf stat -x, -e "$events" -p $broker -o "$out/broker.perf" -- sleep 3 2>/dev/null &
@@ -44,10 +62,11 @@ else
     sleep 3
 fi
 b1=$(ticks $broker); l1=$(ticks $load); read -r m1 s1 <<<"$(machine)"
+[ $tcp = 1 ] && nstat >"$out/tcp"
 wait $load
 line=$(tail -1 "$out/bench")
 rate=$(echo "$line" | grep -o '[0-9]* req/s' | cut -d' ' -f1)
-echo "$n workers: $line"
+echo "$n workers${PARKED:+ and $parked parked}: $line"
 awk -v m=$((m1 - m0)) -v s=$((s1 - s0)) 'BEGIN {printf "  host: %.0f%% of the CPU time stolen (a slow run under steal says little)\n", m ? s * 100 / m : 0}'
 hz=$(getconf CLK_TCK)
 # Requests in the 3 s window, from the run's average rate.
@@ -63,3 +82,7 @@ for side in broker load; do
     fi
     echo
 done
+if [ $tcp = 1 ]; then
+    awk -v r="$reqs" '$1 == "TcpOutSegs" {s = $2} $1 == "TcpExtTCPPureAcks" {a = $2}
+        END {printf "  machine: TCP segments %.3f per request (pure ACKs received %.4f)\n", s / r, a / r}' "$out/tcp"
+fi
