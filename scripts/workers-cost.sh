@@ -12,7 +12,8 @@
 # by `corsair bench --clients 0`) are connected to the broker throughout
 # and never get a request: the cost of connected workers apart from that
 # of spreading the work over them. Where `nstat` is installed it also
-# prints the machine's TCP segments (and pure ACKs) per request.
+# prints the machine's TCP segments, pure ACKs and delayed ACKs per
+# request (machine-wide counters: anything else running counts too).
 #
 # usage: [PARKED=N] scripts/workers-cost.sh WORKERS
 # needs: a release build (cargo build --release); perf (optional, run
@@ -31,13 +32,15 @@ disown $broker
 trap 'kill -9 $broker 2>/dev/null || true; rm -rf "$out"' EXIT
 sleep 0.5
 parked=${PARKED:-0}
+case $parked in '' | *[!0-9]*) echo "PARKED must be a number of workers" >&2; exit 2 ;; esac
 if [ "$parked" -gt 0 ]; then
     "$bin" bench --backend "$back" --workers "$parked" --worker-dialect mdp --service parked \
-        --clients 0 --duration 20s >/dev/null 2>&1 &
+        --clients 0 --duration 60s >"$out/parked" 2>&1 &
     held=$!
     disown $held
     trap 'kill -9 $broker $held 2>/dev/null || true; rm -rf "$out"' EXIT
     sleep 2
+    kill -0 $held 2>/dev/null || { echo "the parked workers ended:" >&2; cat "$out/parked" >&2; exit 1; }
 fi
 "$bin" bench --connect "$front" --backend "$back" --workers "$n" --worker-dialect ppp \
     --credit 64 --clients 4 --window 64 --size 64 --duration 8s >"$out/bench" 2>&1 &
@@ -51,6 +54,7 @@ events=syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_
 machine() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $9}' /proc/stat; }
 b0=$(ticks $broker); l0=$(ticks $load); read -r m0 s0 <<<"$(machine)"
 tcp=0
+export NSTAT_HISTORY="$out/nstat.history"
 command -v nstat >/dev/null 2>&1 && nstat -n >/dev/null && tcp=1
 perf=0
 if command -v perf >/dev/null 2>&1; then
@@ -65,8 +69,16 @@ b1=$(ticks $broker); l1=$(ticks $load); read -r m1 s1 <<<"$(machine)"
 [ $tcp = 1 ] && nstat >"$out/tcp"
 wait $load
 line=$(tail -1 "$out/bench")
-rate=$(echo "$line" | grep -o '[0-9]* req/s' | cut -d' ' -f1)
-echo "$n workers${PARKED:+ and $parked parked}: $line"
+rate=$(echo "$line" | grep -o '[0-9]* req/s' | cut -d' ' -f1 || true)
+if [ -z "$rate" ] || [ "$rate" = 0 ]; then
+    echo "no rate from the load:" >&2; cat "$out/bench" >&2; exit 1
+fi
+if [ "$parked" -gt 0 ] && ! kill -0 $held 2>/dev/null; then
+    echo "the parked workers ended before the load did" >&2; exit 1
+fi
+label="$n workers"
+[ "$parked" -gt 0 ] && label="$label and $parked parked"
+echo "$label: $line"
 awk -v m=$((m1 - m0)) -v s=$((s1 - s0)) 'BEGIN {printf "  host: %.0f%% of the CPU time stolen (a slow run under steal says little)\n", m ? s * 100 / m : 0}'
 hz=$(getconf CLK_TCK)
 # Requests in the 3 s window, from the run's average rate.
@@ -83,6 +95,11 @@ for side in broker load; do
     echo
 done
 if [ $tcp = 1 ]; then
-    awk -v r="$reqs" '$1 == "TcpOutSegs" {s = $2} $1 == "TcpExtTCPPureAcks" {a = $2}
-        END {printf "  machine: TCP segments %.3f per request (pure ACKs received %.4f)\n", s / r, a / r}' "$out/tcp"
+    # Pure ACKs (no data) received: TCPHPAcks on the kernel's fast path,
+    # TCPPureAcks on the slow one; DelayedACKs: ACKs sent when the
+    # delayed-ACK timer ran out.
+    awk -v r="$reqs" '{v[$1] = $2}
+        END {printf "  machine: per request, TCP segments %.3f, pure ACKs received %.4f (fast path %.4f, slow %.4f), delayed ACKs sent %.4f\n",
+            v["TcpOutSegs"] / r, (v["TcpExtTCPHPAcks"] + v["TcpExtTCPPureAcks"]) / r,
+            v["TcpExtTCPHPAcks"] / r, v["TcpExtTCPPureAcks"] / r, v["TcpExtDelayedACKs"] / r}' "$out/tcp"
 fi

@@ -187,6 +187,7 @@ fn bench_with_no_clients_holds_its_workers_on_the_broker_for_the_duration() {
         ]),
     );
     held.wait_for("3 mdp workers of `parked`", Duration::from_secs(20));
+    let since = std::time::Instant::now();
     let ask = |service: &str| {
         let (code, lines) = Proc::spawn(
             "mmi",
@@ -206,21 +207,41 @@ fn bench_with_no_clients_holds_its_workers_on_the_broker_for_the_duration() {
     );
     let (code, lines) = held.wait(Duration::from_secs(20));
     assert_eq!(code, Some(0), "{lines:?}");
+    assert!(
+        since.elapsed() >= Duration::from_millis(3500),
+        "held for the whole --duration: {:?}",
+        since.elapsed()
+    );
     let stats = broker.stop();
+    // MMI queries are answered by the broker and are not accepted requests.
     assert_eq!(
-        stat(&stats, "answered"),
+        stat(&stats, "accepted"),
         0,
         "no requests were sent: {stats}"
     );
-    // Without workers there is nothing to hold.
-    let (code, lines) = Proc::spawn("usage", corsair(&["bench", "--clients", "0"])).wait(LONG);
-    assert_eq!(code, Some(1), "{lines:?}");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("--clients 0 needs --workers")),
-        "{lines:?}"
-    );
+    // Without workers there is nothing to hold, and a count of requests
+    // has no meaning without clients.
+    for args in [
+        &["bench", "--clients", "0"][..],
+        &[
+            "bench",
+            "--clients",
+            "0",
+            "--workers",
+            "2",
+            "--requests",
+            "5",
+        ],
+    ] {
+        let (code, lines) = Proc::spawn("usage", corsair(args)).wait(LONG);
+        assert_eq!(code, Some(1), "{args:?}: {lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("--clients 0 needs --workers")),
+            "{args:?}: {lines:?}"
+        );
+    }
 }
 
 #[test]

@@ -406,19 +406,15 @@ impl Drop for Proxy {
     }
 }
 
-/// `--clients 0`: keeps the workers already started connected for the
-/// budget's time, sending no requests.
-fn hold_workers(args: &BenchArgs, budget: Budget) -> anyhow::Result<()> {
-    let (Some(n), Budget::Time(time)) = (args.workers, budget) else {
-        bail!("--clients 0 needs --workers and a --duration, not --requests");
-    };
+/// `--clients 0`: keeps the `n` workers already started connected for
+/// `time`, sending no requests.
+fn hold_workers(args: &BenchArgs, n: u64, time: Duration) {
     let dialect = format!("{:?}", args.worker_dialect).to_lowercase();
     println!(
         "corsair bench: {n} {dialect} workers of `{}` on {}, no clients, for {time:?}",
         args.service, args.backend
     );
     thread::sleep(time);
-    Ok(())
 }
 
 /// Runs `corsair bench`.
@@ -429,6 +425,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = args.memory {
         return memory::run(n, args.size, args.json);
+    }
+    if args.clients == 0 && (args.workers.unwrap_or(0) == 0 || args.requests.is_some()) {
+        bail!("--clients 0 needs --workers (at least 1), and --duration rather than --requests");
     }
     let curve = args.curve.curve()?;
     let _workers = args.workers.map(|n| {
@@ -441,13 +440,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             curve.as_ref(),
         )
     });
-    let budget = match (args.requests, args.duration) {
-        (Some(n), _) => Budget::Requests(n),
-        (None, d) => Budget::Time(d.unwrap_or(Duration::from_secs(5))),
-    };
+    let time = args.duration.unwrap_or(Duration::from_secs(5));
     if args.clients == 0 {
-        return hold_workers(&args, budget);
+        hold_workers(&args, args.workers.unwrap_or(0), time);
+        return Ok(());
     }
+    let budget = match args.requests {
+        Some(n) => Budget::Requests(n),
+        None => Budget::Time(time),
+    };
     let load = Load {
         endpoint: &args.connect,
         dialect: args.dialect,
