@@ -39,8 +39,9 @@ impl Drop for TimeBomb {
 }
 
 /// A fresh, empty directory under the system's temp directory, named
-/// after the test and this process; removed with its contents when
-/// dropped, whether the test passed or panicked.
+/// by a tag and this process's id; removed with its contents when
+/// dropped, whether the test passed or panicked (not when a time bomb
+/// ends the process).
 pub struct Scratch(PathBuf);
 
 impl Scratch {

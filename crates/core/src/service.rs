@@ -79,7 +79,9 @@ impl Services {
     /// A request naming `key` ended; if it was the service's last and no
     /// worker serves it, the next [`Services::forget_unused`] forgets it.
     pub fn request_ended(&mut self, key: ServiceKey) {
-        self.at_mut(key).requests -= 1;
+        let s = self.at_mut(key);
+        debug_assert!(s.requests > 0, "a request ended that never started");
+        s.requests = s.requests.saturating_sub(1);
         self.note_if_unused(key);
     }
 
