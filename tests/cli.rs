@@ -135,12 +135,7 @@ fn bench_drives_a_broker_with_its_own_workers_and_reports_json() {
     let broker = start_broker(&[]);
     let (code, lines) = Proc::spawn(
         "bench",
-        corsair(&[
-            "bench",
-            "--connect",
-            &broker.frontend,
-            "--backend",
-            &broker.backend,
+        broker.bench(&[
             "--workers",
             "2",
             "--clients",
@@ -168,12 +163,7 @@ fn bench_with_no_clients_holds_its_workers_on_the_broker_for_the_duration() {
     let broker = start_broker(&["--wait-limit", "500ms"]);
     let mut held = Proc::spawn(
         "bench --clients 0",
-        corsair(&[
-            "bench",
-            "--connect",
-            &broker.frontend,
-            "--backend",
-            &broker.backend,
+        broker.bench(&[
             "--workers",
             "3",
             "--worker-dialect",

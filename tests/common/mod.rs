@@ -325,6 +325,20 @@ impl BrokerProc {
         worker
     }
 
+    /// `corsair bench` against this broker: its clients on the frontend,
+    /// any `--workers` it starts on the backend, then `extra` flags.
+    pub fn bench(&self, extra: &[&str]) -> Command {
+        let mut args = vec![
+            "bench",
+            "--connect",
+            &self.frontend,
+            "--backend",
+            &self.backend,
+        ];
+        args.extend_from_slice(extra);
+        corsair(&args)
+    }
+
     /// SIGTERM, wait for a clean exit, return the final stats line.
     pub fn stop(self) -> String {
         self.proc.signal("TERM");
