@@ -264,6 +264,43 @@ fn bench_memory_queues_every_request_in_a_broker_process_and_reports_its_growth(
 }
 
 #[test]
+fn bench_compare_and_memory_refuse_the_load_options_they_would_ignore() {
+    // Both start their own broker and load: a --clients or --workers given
+    // with them would be silently dropped, so it is refused before any run
+    // starts (a compare run would otherwise take minutes and outlive the
+    // bomb).
+    let _bomb = time_bomb("bench usage", Duration::from_secs(30));
+    for (args, named) in [
+        (&["bench", "--compare", "--clients", "8"][..], "--clients"),
+        (
+            &["bench", "--compare", "--quick", "--size", "4096"],
+            "--size",
+        ),
+        (&["bench", "--memory", "10", "--workers", "3"], "--workers"),
+    ] {
+        let (code, lines) = Proc::spawn("usage", corsair(args)).wait(LONG);
+        assert_eq!(code, Some(2), "{args:?}: {lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("cannot be used with") && l.contains(named)),
+            "{args:?} should name {named}: {lines:?}"
+        );
+    }
+    // And the compare run's own options without it.
+    for args in [&["bench", "--quick"][..], &["bench", "--rounds", "3"]] {
+        let (code, lines) = Proc::spawn("usage", corsair(args)).wait(LONG);
+        assert_eq!(code, Some(1), "{args:?}: {lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("--quick and --rounds go with --compare")),
+            "{args:?}: {lines:?}"
+        );
+    }
+}
+
+#[test]
 fn chaos_kills_workers_while_clients_send_and_loses_nothing() {
     let _bomb = time_bomb("chaos", Duration::from_secs(120));
     let (code, lines) = Proc::spawn(

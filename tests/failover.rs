@@ -10,21 +10,18 @@ use common::*;
 
 const LONG: Duration = Duration::from_secs(60);
 
-/// Starts a worker that works `delay` on each request and waits until it
-/// has registered with the broker.
+/// Starts `corsair worker --dialect DIALECT` with `extra` flags and waits
+/// until the broker has registered it.
 fn worker(broker: &mut BrokerProc, dialect: &str, extra: &[&str]) -> Proc {
-    let mut args = vec!["worker", "--connect", &broker.backend, "--dialect", dialect];
+    let mut args = vec!["--dialect", dialect];
     args.extend_from_slice(extra);
-    let mut w = Proc::spawn(&format!("worker {dialect}"), corsair(&args));
-    w.wait_for("worker ready", LONG);
-    w
+    broker.worker(&format!("worker {dialect}"), &args)
 }
 
 fn killed_mid_request_is_redispatched(dialect: &str) {
     let mut broker = start_broker(&["--heartbeat", "200ms", "--attempt-timeout", "3s", "-v"]);
     // Only the slow worker is there when the request arrives.
     let mut slow = worker(&mut broker, dialect, &["--delay", "30s"]);
-    broker.proc.wait_for("worker registered", LONG);
     let client = Proc::spawn(
         "client",
         corsair(&[

@@ -27,6 +27,7 @@ pub fn time_bomb(name: &'static str, limit: Duration) -> TimeBomb {
         }
         eprintln!("test {name} timed out after {limit:?}");
         kill_all_children();
+        remove_all_scratch();
         std::process::exit(101);
     });
     TimeBomb(armed)
@@ -40,15 +41,28 @@ impl Drop for TimeBomb {
 
 /// A fresh, empty directory under the system's temp directory, named
 /// by a tag and this process's id; removed with its contents when
-/// dropped, whether the test passed or panicked (not when a time bomb
-/// ends the process).
+/// dropped, whether the test passed or panicked, or by the time bomb
+/// before it ends the process (which skips every `Drop`).
 pub struct Scratch(PathBuf);
+
+/// The `Scratch` directories alive in this process.
+fn scratch_dirs() -> &'static Mutex<Vec<PathBuf>> {
+    static DIRS: OnceLock<Mutex<Vec<PathBuf>>> = OnceLock::new();
+    DIRS.get_or_init(Mutex::default)
+}
+
+fn remove_all_scratch() {
+    for dir in scratch_dirs().lock().unwrap().iter() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
 
 impl Scratch {
     pub fn new(tag: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("corsair-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        scratch_dirs().lock().unwrap().push(dir.clone());
         Scratch(dir)
     }
 
@@ -66,6 +80,7 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        scratch_dirs().lock().unwrap().retain(|d| *d != self.0);
     }
 }
 

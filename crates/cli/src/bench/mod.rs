@@ -23,6 +23,27 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::args;
 pub use peers::{ClientDialect, WorkerDialect};
 
+/// The options that shape the load against a given broker. `--compare`
+/// and `--memory` start their own broker and load, so these would be
+/// ignored there; clap refuses them instead. `size` comes first: it is
+/// the one `--memory` uses.
+const LOAD_OPTIONS: [&str; 14] = [
+    "size",
+    "connect",
+    "clients",
+    "window",
+    "requests",
+    "duration",
+    "dialect",
+    "service",
+    "workers",
+    "worker_dialect",
+    "credit",
+    "backend",
+    "server_key",
+    "curve_key",
+];
+
 /// Options of `corsair bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -71,8 +92,9 @@ pub struct BenchArgs {
     /// echo workers); stock libzmq's is 8192.
     #[arg(long, default_value_t = peers::DEFAULT_IO_BATCH, value_name = "BYTES", value_parser = clap::value_parser!(i32).range(1..))]
     io_batch: i32,
-    /// Compare corsair with libzmq's proxy (starts everything itself).
-    #[arg(long)]
+    /// Compare corsair with libzmq's proxy (starts everything itself, with
+    /// its own fixed load: the load's options are refused with it).
+    #[arg(long, conflicts_with_all = LOAD_OPTIONS)]
     compare: bool,
     /// With --compare: one round of 2 s runs instead of three of 5 s.
     #[arg(long)]
@@ -80,11 +102,12 @@ pub struct BenchArgs {
     /// With --compare: how many times to run every system (each figure
     /// is the median over rounds; each ratio the median of the ratios
     /// within each round) [default: 3, with --quick 1].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..100), requires = "compare")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..100))]
     rounds: Option<u64>,
     /// Measure a `corsair broker` process's memory with this many 64-byte
-    /// (--size) requests queued and no worker (starts the broker itself).
-    #[arg(long, value_name = "N", conflicts_with = "compare")]
+    /// (--size) requests queued and no worker (starts the broker itself;
+    /// of the load's options only --size applies).
+    #[arg(long, value_name = "N", conflicts_with = "compare", conflicts_with_all = &LOAD_OPTIONS[1..])]
     memory: Option<u64>,
     /// Print results as JSON (the last line).
     #[arg(long)]
@@ -422,6 +445,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     peers::IO_BATCH.store(args.io_batch, Ordering::Relaxed);
     if args.compare {
         return compare::run(&args);
+    }
+    // Checked here, not by clap: its `requires` on a flag prints an empty
+    // list of what is missing.
+    if args.quick || args.rounds.is_some() {
+        bail!("--quick and --rounds go with --compare");
     }
     if let Some(n) = args.memory {
         return memory::run(n, args.size, args.json);
