@@ -15,13 +15,19 @@
 # prints the machine's TCP segments, pure ACKs and delayed ACKs per
 # request (machine-wide counters: anything else running counts too).
 #
-# usage: [PARKED=N] scripts/workers-cost.sh WORKERS
+# With PERF=0 the system calls are not counted: tracing every system
+# call slows the two processes, so a rate taken with it on is lower.
+#
+# usage: [PARKED=N] [PERF=0] scripts/workers-cost.sh WORKERS
 # needs: a release build (cargo build --release); perf (optional, run
 # as root or with kernel.perf_event_paranoid <= 1). Loopback only; ports
 # picked at random below Linux's ephemeral range (32768 up), where the
 # previous run's 1,000 connections may still hold one.
 set -eu
 n=${1:?number of workers}
+parked=${PARKED:-0}
+case $parked in '' | *[!0-9]*) echo "PARKED must be a number of workers" >&2; exit 2 ;; esac
+case ${PERF:-1} in 0 | 1) ;; *) echo "PERF must be 0 or 1" >&2; exit 2 ;; esac
 bin=${BIN:-$(dirname "$0")/../target/release/corsair}
 p1=$((20000 + RANDOM % 12000)); p2=$((p1 + 1))
 front=tcp://127.0.0.1:$p1; back=tcp://127.0.0.1:$p2
@@ -31,8 +37,6 @@ broker=$!
 disown $broker
 trap 'kill -9 $broker 2>/dev/null || true; rm -rf "$out"' EXIT
 sleep 0.5
-parked=${PARKED:-0}
-case $parked in '' | *[!0-9]*) echo "PARKED must be a number of workers" >&2; exit 2 ;; esac
 if [ "$parked" -gt 0 ]; then
     "$bin" bench --backend "$back" --workers "$parked" --worker-dialect mdp --service parked \
         --clients 0 --duration 60s >"$out/parked" 2>&1 &
@@ -57,7 +61,7 @@ tcp=0
 export NSTAT_HISTORY="$out/nstat.history"
 command -v nstat >/dev/null 2>&1 && nstat -n >/dev/null && tcp=1
 perf=0
-if command -v perf >/dev/null 2>&1; then
+if [ "${PERF:-1}" = 1 ] && command -v perf >/dev/null 2>&1; then
     perf stat -x, -e "$events" -p $broker -o "$out/broker.perf" -- sleep 3 2>/dev/null &
     pb=$!
     perf stat -x, -e "$events" -p $load -o "$out/load.perf" -- sleep 3 2>/dev/null && perf=1
@@ -79,7 +83,8 @@ fi
 label="$n workers"
 [ "$parked" -gt 0 ] && label="$label and $parked parked"
 echo "$label: $line"
-awk -v m=$((m1 - m0)) -v s=$((s1 - s0)) 'BEGIN {printf "  host: %.0f%% of the CPU time stolen (a slow run under steal says little)\n", m ? s * 100 / m : 0}'
+awk -v m=$((m1 - m0)) -v s=$((s1 - s0)) 'BEGIN {p = m ? s * 100 / m : 0
+    printf "  host: %.0f%% of the CPU time stolen%s\n", p, (p > 5 ? " (a slow run under steal says little)" : "")}'
 hz=$(getconf CLK_TCK)
 # Requests in the 3 s window, from the run's average rate.
 reqs=$((rate * 3))
