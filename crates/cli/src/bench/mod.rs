@@ -446,10 +446,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.compare {
         return compare::run(&args);
     }
-    // Checked here, not by clap: its `requires` on a flag prints an empty
-    // list of what is missing.
+    // Checked here rather than with clap's `requires`, which names nothing
+    // when what is missing is a flag; a usage error all the same (exit 2).
     if args.quick || args.rounds.is_some() {
-        bail!("--quick and --rounds go with --compare");
+        clap::Error::raw(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "--quick and --rounds go with --compare\n",
+        )
+        .exit();
     }
     if let Some(n) = args.memory {
         return memory::run(n, args.size, args.json);
