@@ -16,7 +16,7 @@
 # request (machine-wide counters: anything else running counts too).
 #
 # With PERF=0 the system calls are not counted: tracing every system
-# call slows the two processes, so a rate taken with it on is lower.
+# call may slow the two processes.
 #
 # usage: [PARKED=N] [PERF=0] scripts/workers-cost.sh WORKERS
 # needs: a release build (cargo build --release); perf (optional, run
@@ -25,10 +25,12 @@
 # previous run's 1,000 connections may still hold one.
 set -eu
 n=${1:?number of workers}
+case $n in '' | *[!0-9]* | 0) echo "WORKERS must be a number of workers, at least 1" >&2; exit 2 ;; esac
 parked=${PARKED:-0}
 case $parked in '' | *[!0-9]*) echo "PARKED must be a number of workers" >&2; exit 2 ;; esac
 case ${PERF:-1} in 0 | 1) ;; *) echo "PERF must be 0 or 1" >&2; exit 2 ;; esac
 bin=${BIN:-$(dirname "$0")/../target/release/corsair}
+[ -x "$bin" ] || { echo "no corsair binary at $bin (cargo build --release, or BIN=...)" >&2; exit 2; }
 p1=$((20000 + RANDOM % 12000)); p2=$((p1 + 1))
 front=tcp://127.0.0.1:$p1; back=tcp://127.0.0.1:$p2
 out=$(mktemp -d)
@@ -57,6 +59,7 @@ events=syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_
 # (a virtual machine's `st`), from the aggregate line of /proc/stat.
 machine() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $9}' /proc/stat; }
 b0=$(ticks $broker); l0=$(ticks $load); read -r m0 s0 <<<"$(machine)"
+start=$(date +%s%N)
 tcp=0
 export NSTAT_HISTORY="$out/nstat.history"
 command -v nstat >/dev/null 2>&1 && nstat -n >/dev/null && tcp=1
@@ -66,10 +69,12 @@ if [ "${PERF:-1}" = 1 ] && command -v perf >/dev/null 2>&1; then
     pb=$!
     perf stat -x, -e "$events" -p $load -o "$out/load.perf" -- sleep 3 2>/dev/null && perf=1
     wait $pb || perf=0
-else
-    sleep 3
 fi
+# perf that may not trace ends at once: the window stays 3 s all the same.
+left=$((3000000000 - ($(date +%s%N) - start)))
+[ $left -gt 0 ] && sleep "$(awk -v n=$left 'BEGIN {print n / 1e9}')"
 b1=$(ticks $broker); l1=$(ticks $load); read -r m1 s1 <<<"$(machine)"
+window=$(($(date +%s%N) - start))
 [ $tcp = 1 ] && nstat >"$out/tcp"
 wait $load
 line=$(tail -1 "$out/bench")
@@ -86,8 +91,8 @@ echo "$label: $line"
 awk -v m=$((m1 - m0)) -v s=$((s1 - s0)) 'BEGIN {p = m ? s * 100 / m : 0
     printf "  host: %.0f%% of the CPU time stolen%s\n", p, (p > 5 ? " (a slow run under steal says little)" : "")}'
 hz=$(getconf CLK_TCK)
-# Requests in the 3 s window, from the run's average rate.
-reqs=$((rate * 3))
+# Requests in the window, from the run's average rate.
+reqs=$((rate * window / 1000000000))
 for side in broker load; do
     if [ $side = broker ]; then t=$((b1 - b0)); else t=$((l1 - l0)); fi
     printf '  %s: CPU %s us per request' $side \

@@ -279,6 +279,10 @@ fn bench_compare_and_memory_refuse_the_load_options_they_would_ignore() {
             "--size",
         ),
         (&["bench", "--memory", "10", "--workers", "3"], "--workers"),
+        (
+            &["bench", "--memory", "10", "--io-batch", "8192"],
+            "--io-batch",
+        ),
     ] {
         refused(args, 2, &["cannot be used with", named]);
     }

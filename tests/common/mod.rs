@@ -332,11 +332,20 @@ impl BrokerProc {
     /// registered it.
     pub fn worker(&mut self, name: &str, extra: &[&str]) -> Proc {
         let limit = Duration::from_secs(60);
+        let registered = "worker registered";
+        // Counted first: wait_for would return at once on an earlier
+        // worker's line.
+        let before = self
+            .proc
+            .lines_so_far()
+            .iter()
+            .filter(|l| l.contains(registered))
+            .count();
         let mut args = vec!["worker", "--connect", &self.backend];
         args.extend_from_slice(extra);
         let mut worker = Proc::spawn(name, corsair(&args));
         worker.wait_for("worker ready", limit);
-        self.proc.wait_for("worker registered", limit);
+        self.proc.wait_for_count(registered, before + 1, limit);
         worker
     }
 

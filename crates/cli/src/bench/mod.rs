@@ -106,8 +106,8 @@ pub struct BenchArgs {
     rounds: Option<u64>,
     /// Measure a `corsair broker` process's memory with this many 64-byte
     /// (--size) requests queued and no worker (starts the broker itself;
-    /// of the load's options only --size applies).
-    #[arg(long, value_name = "N", conflicts_with = "compare", conflicts_with_all = &LOAD_OPTIONS[1..])]
+    /// of the load's options only --size applies, and --io-batch does not).
+    #[arg(long, value_name = "N", conflicts_with_all = ["compare", "io_batch"], conflicts_with_all = &LOAD_OPTIONS[1..])]
     memory: Option<u64>,
     /// Print results as JSON (the last line).
     #[arg(long)]
