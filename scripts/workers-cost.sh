@@ -28,7 +28,8 @@ n=${1:?number of workers}
 case $n in '' | *[!0-9]* | 0) echo "WORKERS must be a number of workers, at least 1" >&2; exit 2 ;; esac
 parked=${PARKED:-0}
 case $parked in '' | *[!0-9]*) echo "PARKED must be a number of workers" >&2; exit 2 ;; esac
-case ${PERF:-1} in 0 | 1) ;; *) echo "PERF must be 0 or 1" >&2; exit 2 ;; esac
+perf_on=${PERF:-1}
+case $perf_on in 0 | 1) ;; *) echo "PERF must be 0 or 1" >&2; exit 2 ;; esac
 bin=${BIN:-$(dirname "$0")/../target/release/corsair}
 [ -x "$bin" ] || { echo "no corsair binary at $bin (cargo build --release, or BIN=...)" >&2; exit 2; }
 p1=$((20000 + RANDOM % 12000)); p2=$((p1 + 1))
@@ -37,14 +38,14 @@ out=$(mktemp -d)
 "$bin" broker --frontend "$front" --backend "$back" --batch 64 2>/dev/null &
 broker=$!
 disown $broker
-trap 'kill -9 $broker 2>/dev/null || true; rm -rf "$out"' EXIT
+held=
+trap 'kill -9 $broker $held 2>/dev/null || true; rm -rf "$out"' EXIT
 sleep 0.5
 if [ "$parked" -gt 0 ]; then
     "$bin" bench --backend "$back" --workers "$parked" --worker-dialect mdp --service parked \
         --clients 0 --duration 60s >"$out/parked" 2>&1 &
     held=$!
     disown $held
-    trap 'kill -9 $broker $held 2>/dev/null || true; rm -rf "$out"' EXIT
     sleep 2
     kill -0 $held 2>/dev/null || { echo "the parked workers ended:" >&2; cat "$out/parked" >&2; exit 1; }
 fi
@@ -64,7 +65,7 @@ tcp=0
 export NSTAT_HISTORY="$out/nstat.history"
 command -v nstat >/dev/null 2>&1 && nstat -n >/dev/null && tcp=1
 perf=0
-if [ "${PERF:-1}" = 1 ] && command -v perf >/dev/null 2>&1; then
+if [ "$perf_on" = 1 ] && command -v perf >/dev/null 2>&1; then
     perf stat -x, -e "$events" -p $broker -o "$out/broker.perf" -- sleep 3 2>/dev/null &
     pb=$!
     perf stat -x, -e "$events" -p $load -o "$out/load.perf" -- sleep 3 2>/dev/null && perf=1

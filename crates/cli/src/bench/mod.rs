@@ -429,9 +429,10 @@ impl Drop for Proxy {
     }
 }
 
-/// `--clients 0`: keeps the `n` workers already started connected for
+/// `--clients 0`: keeps the `--workers` already started connected for
 /// `time`, sending no requests.
-fn hold_workers(args: &BenchArgs, n: u64, time: Duration) {
+fn hold_workers(args: &BenchArgs, time: Duration) {
+    let n = args.workers.unwrap_or(0);
     let dialect = format!("{:?}", args.worker_dialect).to_lowercase();
     println!(
         "corsair bench: {n} {dialect} workers of `{}` on {}, no clients, for {time:?}",
@@ -474,7 +475,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     });
     let time = args.duration.unwrap_or(Duration::from_secs(5));
     if args.clients == 0 {
-        hold_workers(&args, args.workers.unwrap_or(0), time);
+        hold_workers(&args, time);
         return Ok(());
     }
     let budget = match args.requests {
