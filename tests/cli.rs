@@ -111,7 +111,6 @@ fn bad_arguments_are_usage_errors() {
         &["broker", "--batch", "0"],
         &["bench", "--io-batch", "0"],
         &["bench", "--compare", "--rounds", "0"],
-        &["bench", "--rounds", "2"],
         &["worker", "--drop", "1.5"],
         &["client", "--retries", "lots"],
     ] {
@@ -237,7 +236,7 @@ fn bench_with_no_clients_holds_its_workers_on_the_broker_for_the_duration() {
             "5",
         ],
     ] {
-        refused(args, 1, &["--clients 0 needs --workers"]);
+        refused(args, 2, &["--clients 0 needs --workers"]);
     }
 }
 

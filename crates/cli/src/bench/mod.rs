@@ -441,26 +441,33 @@ fn hold_workers(args: &BenchArgs, time: Duration) {
     thread::sleep(time);
 }
 
+/// Ends the process with a usage error (exit 2), worded as clap words its
+/// own. For combinations clap cannot express: its `requires` names nothing
+/// when what is missing is a flag, and it cannot compare a value with 0.
+fn usage_error(message: &str) -> ! {
+    clap::Error::raw(
+        clap::error::ErrorKind::ArgumentConflict,
+        format!("{message}\n"),
+    )
+    .exit()
+}
+
 /// Runs `corsair bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     peers::IO_BATCH.store(args.io_batch, Ordering::Relaxed);
     if args.compare {
         return compare::run(&args);
     }
-    // Checked here rather than with clap's `requires`, which names nothing
-    // when what is missing is a flag; a usage error all the same (exit 2).
     if args.quick || args.rounds.is_some() {
-        clap::Error::raw(
-            clap::error::ErrorKind::MissingRequiredArgument,
-            "--quick and --rounds go with --compare\n",
-        )
-        .exit();
+        usage_error("--quick and --rounds go with --compare");
     }
     if let Some(n) = args.memory {
         return memory::run(n, args.size, args.json);
     }
     if args.clients == 0 && (args.workers.unwrap_or(0) == 0 || args.requests.is_some()) {
-        bail!("--clients 0 needs --workers (at least 1), and --duration rather than --requests");
+        usage_error(
+            "--clients 0 needs --workers (at least 1), and --duration rather than --requests",
+        );
     }
     let curve = args.curve.curve()?;
     let _workers = args.workers.map(|n| {
