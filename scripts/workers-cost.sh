@@ -4,9 +4,9 @@
 # bench` with WORKERS Paranoid Pirate echo workers of credit 64, 4
 # clients, window 64, 64 B. Over 3 s in the middle of an 8 s run it
 # prints the rate, the share of CPU time the host stole (a virtual
-# machine's steal), each process's CPU time per request (from /proc) and,
-# where `perf` can read syscall tracepoints, its system calls per
-# request.
+# machine's steal), each process's CPU time per request, user and kernel
+# (from /proc) and, where `perf` can read syscall tracepoints, its
+# system calls per request.
 #
 # With PARKED=N, N more workers (Majordomo 0.1, of another service, held
 # by `corsair bench --clients 0`) are connected to the broker throughout
@@ -53,13 +53,13 @@ fi
     --credit 64 --clients 4 --window 64 --size 64 --duration 8s >"$out/bench" 2>&1 &
 load=$!
 sleep 2.5
-# CPU ticks of every thread of a process.
-ticks() { cat "/proc/$1"/task/*/stat | awk '{s += $14 + $15} END {print s}'; }
+# CPU ticks of every thread of a process: user, then kernel.
+ticks() { cat "/proc/$1"/task/*/stat | awk '{u += $14; k += $15} END {print u, k}'; }
 events=syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_poll,raw_syscalls:sys_enter
 # The machine's CPU ticks, all states together, and those the host stole
 # (a virtual machine's `st`), from the aggregate line of /proc/stat.
 machine() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $9}' /proc/stat; }
-b0=$(ticks $broker); l0=$(ticks $load); read -r m0 s0 <<<"$(machine)"
+read -r bu0 bk0 <<<"$(ticks $broker)"; read -r lu0 lk0 <<<"$(ticks $load)"; read -r m0 s0 <<<"$(machine)"
 start=$(date +%s%N)
 tcp=0
 export NSTAT_HISTORY="$out/nstat.history"
@@ -74,7 +74,7 @@ fi
 # perf that may not trace ends at once: the window stays 3 s all the same.
 left=$((3000000000 - ($(date +%s%N) - start)))
 [ $left -gt 0 ] && sleep "$(awk -v n=$left 'BEGIN {print n / 1e9}')"
-b1=$(ticks $broker); l1=$(ticks $load); read -r m1 s1 <<<"$(machine)"
+read -r bu1 bk1 <<<"$(ticks $broker)"; read -r lu1 lk1 <<<"$(ticks $load)"; read -r m1 s1 <<<"$(machine)"
 window=$(($(date +%s%N) - start))
 [ $tcp = 1 ] && nstat >"$out/tcp"
 wait $load
@@ -95,9 +95,14 @@ hz=$(getconf CLK_TCK)
 # Requests in the window, from the run's average rate.
 reqs=$((rate * window / 1000000000))
 for side in broker load; do
-    if [ $side = broker ]; then t=$((b1 - b0)); else t=$((l1 - l0)); fi
+    if [ $side = broker ]; then
+        u=$((bu1 - bu0)); k=$((bk1 - bk0))
+    else
+        u=$((lu1 - lu0)); k=$((lk1 - lk0))
+    fi
     printf '  %s: CPU %s us per request' $side \
-        "$(awk -v t="$t" -v hz="$hz" -v r="$reqs" 'BEGIN {printf "%.2f", t / hz * 1e6 / r}')"
+        "$(awk -v u="$u" -v k="$k" -v hz="$hz" -v r="$reqs" 'BEGIN {f = 1e6 / hz / r
+            printf "%.2f (user %.2f, kernel %.2f)", (u + k) * f, u * f, k * f}')"
     if [ $perf = 1 ]; then
         awk -F, -v r="$reqs" '!/^#/ && NF > 2 {split($3, a, ":"); printf "; %s %.3f", a[2], $1 / r}' \
             "$out/$side.perf"
