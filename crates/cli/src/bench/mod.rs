@@ -441,31 +441,23 @@ fn hold_workers(args: &BenchArgs, time: Duration) {
     thread::sleep(time);
 }
 
-/// Ends the process with a usage error (exit 2), worded as clap words its
-/// own. For combinations clap cannot express: its `requires` names nothing
-/// when what is missing is a flag, and it cannot compare a value with 0.
-fn usage_error(message: &str) -> ! {
-    clap::Error::raw(
-        clap::error::ErrorKind::ArgumentConflict,
-        format!("{message}\n"),
-    )
-    .exit()
-}
-
 /// Runs `corsair bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     peers::IO_BATCH.store(args.io_batch, Ordering::Relaxed);
     if args.compare {
         return compare::run(&args);
     }
+    // clap's `requires` names nothing when what is missing is a flag.
     if args.quick || args.rounds.is_some() {
-        usage_error("--quick and --rounds go with --compare");
+        crate::usage_error("--quick and --rounds go with --compare");
     }
     if let Some(n) = args.memory {
         return memory::run(n, args.size, args.json);
     }
     if args.clients == 0 && (args.workers.unwrap_or(0) == 0 || args.requests.is_some()) {
-        usage_error(
+        // clap cannot ask for at least one worker, or refuse --requests,
+        // only when --clients is 0; a usage error all the same.
+        crate::usage_error(
             "--clients 0 needs --workers (at least 1), and --duration rather than --requests",
         );
     }
