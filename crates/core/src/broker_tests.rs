@@ -558,6 +558,50 @@ fn a_worker_with_credit_holds_that_many_requests_and_no_more() {
 }
 
 #[test]
+fn a_reply_frees_a_credit_but_does_not_make_the_worker_the_most_recently_used() {
+    let mut h = Harness::new(config());
+    ready_with_credit(&mut h, 0, "w1", 2);
+    ready_with_credit(&mut h, 0, "w2", 2);
+    h.request(1, "a", "a");
+    h.request(1, "b", "b");
+    let d = h.dispatched();
+    assert_eq!((d[0].0.as_str(), d[1].0.as_str()), ("w1", "w2"));
+    let entries = h
+        .broker
+        .services
+        .at(h.broker.default_service)
+        .idle_entries();
+    // w1 answers; it still had a credit left, so it keeps its entry ahead
+    // of w2's: it was given work before w2 was.
+    h.reply(2, "w1", &d[0].1, "a", false);
+    assert_eq!(
+        h.broker
+            .services
+            .at(h.broker.default_service)
+            .idle_entries(),
+        entries,
+        "no new entry for a worker that has one"
+    );
+    h.request(3, "c", "c");
+    let next = h.dispatched();
+    assert_eq!(next[0].0, "w1");
+    // Workers whose credit is used up get an entry back with a reply,
+    // in the order the replies come.
+    h.request(4, "d", "d");
+    h.request(4, "e", "e");
+    let full = h.dispatched();
+    assert_eq!((full[0].0.as_str(), full[1].0.as_str()), ("w2", "w1"));
+    h.request(5, "f", "f");
+    assert!(h.dispatched().is_empty(), "both are full");
+    h.reply(6, "w2", &d[1].1, "b", false);
+    h.reply(6, "w1", &next[0].1, "c", false);
+    let last = h.dispatched();
+    assert_eq!(last[0].0, "w2", "f waited; w2 had a credit first");
+    h.request(7, "g", "g");
+    assert_eq!(h.dispatched()[0].0, "w1");
+}
+
+#[test]
 fn workers_with_credit_take_turns_least_recently_used_first() {
     let mut h = Harness::new(config());
     ready_with_credit(&mut h, 0, "w1", 2);

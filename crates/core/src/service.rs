@@ -195,6 +195,12 @@ impl Service {
         self.idle.push_back((worker, epoch));
     }
 
+    /// Entries in the idle queue, stale ones included.
+    #[cfg(test)]
+    pub(crate) fn idle_entries(&self) -> usize {
+        self.idle.len()
+    }
+
     /// Takes the least recently used idle worker for which `is_current`
     /// says its entry is still valid.
     pub fn pop_idle(

@@ -19,6 +19,10 @@ use crate::slab;
 /// The most requests one worker may hold, whatever it announces.
 pub const MAX_CREDIT: u32 = 1024;
 
+/// The idle epoch of a worker with no idle-queue entry (a new worker, or
+/// one whose credit is used up); epochs handed out start at 1.
+pub const NO_ENTRY: u64 = 0;
+
 /// The attempts a worker holds: (request, attempt). Most workers hold
 /// one at a time, which needs no allocation.
 pub type Held = SmallVec<[(RequestId, u32); 1]>;
@@ -30,7 +34,8 @@ pub type Held = SmallVec<[(RequestId, u32); 1]>;
 #[repr(C)]
 pub struct Worker {
     /// Bumped every time the worker gets a new idle-queue entry, to tell
-    /// its current entry from stale ones.
+    /// its current entry from stale ones; [`NO_ENTRY`] while it has none
+    /// because its credit is used up.
     pub idle_epoch: u64,
     /// The attempts it holds now: (request, attempt).
     pub in_flight: Held,
@@ -143,7 +148,7 @@ impl Workers {
             credit: credit.clamp(1, MAX_CREDIT),
             in_flight: Held::new(),
             suspect: true,
-            idle_epoch: 0,
+            idle_epoch: NO_ENTRY,
             expires_at: None,
         };
         let key = WorkerKey(slab::place(
@@ -200,13 +205,24 @@ impl Workers {
         w
     }
 
-    /// Clears the suspicion of the worker in slot `key`; returns it, with
-    /// the epoch of a new idle-queue entry when it is available for work,
-    /// or `None` when the slot is empty.
+    /// Clears the suspicion of the worker in slot `key` (a sign of life:
+    /// a reply, a heartbeat, READY); returns it, with the epoch of a new
+    /// idle-queue entry when it has become available for work, or `None`
+    /// when the slot is empty.
+    ///
+    /// A worker that has an entry already (it had credit left and was not
+    /// suspect) keeps it, and with it its place in the queue: a reply
+    /// frees a credit, but it is not a use, so it does not make the
+    /// worker the most recently used. Renewing the entry on every reply
+    /// would also grow the queue by a stale entry a reply; with 1,000
+    /// workers of credit 64 that made it tens of thousands of entries
+    /// long, all of them cold in the CPU's cache by the time dispatch
+    /// skipped them.
     pub fn set_idle(&mut self, key: WorkerKey) -> Option<(Option<u64>, &mut Worker)> {
         let w = self.slots.get_mut(key.0 as usize)?.0.as_mut()?;
+        let listed = !w.suspect && w.idle_epoch != NO_ENTRY;
         w.suspect = false;
-        if !w.available() {
+        if listed || !w.available() {
             return Some((None, w));
         }
         self.next_epoch += 1;
@@ -226,6 +242,7 @@ impl Workers {
         let w = self.slots.get_mut(key.0 as usize)?.0.as_mut()?;
         w.in_flight.push((request, attempt));
         if !w.available() {
+            w.idle_epoch = NO_ENTRY;
             return Some((w.dialect, None));
         }
         self.next_epoch += 1;

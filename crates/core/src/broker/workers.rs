@@ -167,13 +167,12 @@ impl Broker {
         if w.heartbeats() {
             w.expires_at = Some(now + self.config.heartbeat_for(w.dialect).expiry());
         }
-        let Some(epoch) = entry else {
-            return; // every credit in use
-        };
-        let service = w.service;
+        let (service, available) = (w.service, w.available());
         let s = self.services.at_mut(service);
-        s.push_idle(key, epoch);
-        if s.has_pending() {
+        if let Some(epoch) = entry {
+            s.push_idle(key, epoch);
+        }
+        if available && s.has_pending() {
             self.dispatch(now, service);
         }
     }
