@@ -2,7 +2,15 @@
 //! bodies copied into one buffer, large bodies kept where they are (a
 //! reference to the received frame) and written from there with one
 //! vectored write.
+//!
+//! A connection holds a buffer only while it has bytes to write. Once
+//! all are written the buffer goes back to a small pool on the thread,
+//! and the next connection with something to write takes the one given
+//! back last. With 1,000 workers served in turn, the frames are then
+//! encoded into a few buffers still in the cache, instead of into the
+//! connection's own buffer, which the other 999 pushed out of it.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 
@@ -17,8 +25,41 @@ const BY_REFERENCE: usize = 1024;
 /// Slices one vectored write takes at most (Linux's IOV_MAX is 1024).
 const MAX_SLICES: usize = 64;
 
-/// Buffers bigger than this are given back once empty.
+/// Buffers bigger than this are freed once empty, not kept for reuse.
 const KEEP: usize = 256 * 1024;
+
+/// Emptied buffers kept per thread at most (so at most 16 MiB).
+const SPARE: usize = 64;
+
+thread_local! {
+    static SPARE_BUFFERS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer: the one given back last on this thread, else a new
+/// one (which allocates when first written to).
+fn take_buffer() -> Vec<u8> {
+    SPARE_BUFFERS
+        .try_with(|spare| spare.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Keeps `buf` for the next [`take_buffer`] unless it has no storage, is
+/// over [`KEEP`], or [`SPARE`] buffers are kept already.
+fn give_buffer(mut buf: Vec<u8>) {
+    if buf.capacity() == 0 || buf.capacity() > KEEP {
+        return;
+    }
+    buf.clear();
+    // A thread being torn down has no pool left: the buffer is freed.
+    let _ = SPARE_BUFFERS.try_with(|spare| {
+        let mut spare = spare.borrow_mut();
+        if spare.len() < SPARE {
+            spare.push(buf);
+        }
+    });
+}
 
 /// The queue of one connection.
 #[derive(Default)]
@@ -43,11 +84,17 @@ impl Out {
     /// The buffer of small writes (greeting, commands), appended to in
     /// order with the frames.
     pub(crate) fn buf(&mut self) -> &mut Vec<u8> {
+        if self.buf.capacity() == 0 {
+            self.buf = take_buffer();
+        }
         &mut self.buf
     }
 
     /// Queues a message's frames.
     pub(crate) fn queue(&mut self, frames: &[Bytes]) {
+        if self.buf.capacity() == 0 {
+            self.buf = take_buffer();
+        }
         let last = frames.len().saturating_sub(1);
         for (i, f) in frames.iter().enumerate() {
             if f.len() >= BY_REFERENCE {
@@ -79,11 +126,8 @@ impl Out {
                 Err(e) => return Err(e),
             }
         }
-        self.buf.clear();
         self.pos = 0;
-        if self.buf.capacity() > KEEP {
-            self.buf = Vec::new();
-        }
+        give_buffer(std::mem::take(&mut self.buf));
         Ok(true)
     }
 
@@ -212,6 +256,39 @@ mod tests {
             assert_eq!(&w.got[..8], b"greeting", "max {max}");
             assert!(w.got[8..] == expect[..], "max {max}: bytes differ");
         }
+    }
+
+    #[test]
+    fn an_emptied_buffer_serves_the_next_connection_that_writes() {
+        // Tests run on threads of their own: the pool starts empty.
+        let frames = [Bytes::from_static(b"id"), Bytes::from(vec![7u8; 100])];
+        let mut first = Out::default();
+        first.queue(&frames);
+        let at = first.buf.as_ptr();
+        let mut w = Trickle {
+            got: Vec::new(),
+            max: usize::MAX,
+        };
+        assert!(first.write_to(&mut w).unwrap());
+        assert_eq!(
+            first.buf.capacity(),
+            0,
+            "an idle connection holds no buffer"
+        );
+        let mut second = Out::default();
+        second.queue(&frames);
+        assert_eq!(second.buf.as_ptr(), at, "the buffer given back is reused");
+        // One that could not write everything keeps its bytes.
+        w.max = 10;
+        assert!(!second.write_to(&mut OnceThen(&mut w)).unwrap());
+        assert_eq!(second.unsent(), 106 - 10);
+        w.max = usize::MAX;
+        assert!(second.write_to(&mut w).unwrap());
+        let mut one = Vec::new();
+        zmtp::encode_frame(&mut one, &frames[0], true);
+        zmtp::encode_frame(&mut one, &frames[1], false);
+        assert_eq!(one.len(), 106);
+        assert!(w.got == [one.clone(), one].concat(), "bytes differ");
     }
 
     /// Takes one write, then says it would block.
