@@ -14,8 +14,36 @@
 //! lists back; a thread that never gives any back holds none.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 use crate::Frames;
+
+/// A thread's spare values of one kind (lists here, output buffers in
+/// the engine), reused last in, first out: the one given back last is
+/// the likeliest to be in the CPU's cache.
+pub type Pool<T> = LocalKey<RefCell<Vec<T>>>;
+
+/// The value given back to `pool` last on this thread, else a new one.
+#[inline]
+pub fn reuse<T: Default>(pool: &'static Pool<T>) -> T {
+    pool.try_with(|spare| spare.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Keeps `value` in `pool` for [`reuse`] unless `most` are kept already;
+/// then, or on a thread being torn down (its pool is gone), it is
+/// dropped.
+#[inline]
+pub fn keep<T>(pool: &'static Pool<T>, value: T, most: usize) {
+    let _ = pool.try_with(|spare| {
+        let mut spare = spare.borrow_mut();
+        if spare.len() < most {
+            spare.push(value);
+        }
+    });
+}
 
 /// Spare lists kept per thread at most; more given back are freed.
 pub const KEPT: usize = 1024;
@@ -32,11 +60,7 @@ thread_local! {
 /// (which allocates when the first frame is pushed).
 #[inline]
 pub fn take() -> Frames {
-    SPARE
-        .try_with(|spare| spare.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    reuse(&SPARE)
 }
 
 /// Gives `frames` back for reuse: its frames are dropped now and the
@@ -50,13 +74,7 @@ pub fn give(mut frames: Frames) {
         return;
     }
     frames.clear();
-    // A thread being torn down has no pool left: the list is freed.
-    let _ = SPARE.try_with(|spare| {
-        let mut spare = spare.borrow_mut();
-        if spare.len() < KEPT {
-            spare.push(frames);
-        }
-    });
+    keep(&SPARE, frames, KEPT);
 }
 
 /// Lists spare on this thread now.

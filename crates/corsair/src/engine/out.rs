@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 
 use bytes::Bytes;
-use corsair_proto::zmtp;
+use corsair_proto::{lists, zmtp};
 
 /// Bodies at least this long are written from where they are instead of
 /// being copied into the buffer (below it, a copy costs less than the
@@ -38,11 +38,7 @@ thread_local! {
 /// An empty buffer: the one given back last on this thread, else a new
 /// one (which allocates when first written to).
 fn take_buffer() -> Vec<u8> {
-    SPARE_BUFFERS
-        .try_with(|spare| spare.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    lists::reuse(&SPARE_BUFFERS)
 }
 
 /// Keeps `buf` for the next [`take_buffer`] unless it has no storage, is
@@ -52,13 +48,7 @@ fn give_buffer(mut buf: Vec<u8>) {
         return;
     }
     buf.clear();
-    // A thread being torn down has no pool left: the buffer is freed.
-    let _ = SPARE_BUFFERS.try_with(|spare| {
-        let mut spare = spare.borrow_mut();
-        if spare.len() < SPARE {
-            spare.push(buf);
-        }
-    });
+    lists::keep(&SPARE_BUFFERS, buf, SPARE);
 }
 
 /// The queue of one connection.
