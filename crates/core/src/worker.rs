@@ -215,9 +215,9 @@ impl Workers {
     /// frees a credit, but it is not a use, so it does not make the
     /// worker the most recently used. Renewing the entry on every reply
     /// would also grow the queue by a stale entry a reply; with 1,000
-    /// workers of credit 64 that made it tens of thousands of entries
-    /// long, all of them cold in the CPU's cache by the time dispatch
-    /// skipped them.
+    /// workers of credit 64 that could make it tens of thousands of
+    /// entries long, all of them cold in the CPU's cache by the time
+    /// dispatch skipped them.
     pub fn set_idle(&mut self, key: WorkerKey) -> Option<(Option<u64>, &mut Worker)> {
         let w = self.slots.get_mut(key.0 as usize)?.0.as_mut()?;
         let listed = !w.suspect && w.idle_epoch != NO_ENTRY;
