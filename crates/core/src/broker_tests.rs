@@ -566,19 +566,18 @@ fn a_reply_frees_a_credit_but_does_not_make_the_worker_the_most_recently_used() 
     h.request(1, "b", "b");
     let d = h.dispatched();
     assert_eq!((d[0].0.as_str(), d[1].0.as_str()), ("w1", "w2"));
-    let entries = h
-        .broker
-        .services
-        .at(h.broker.default_service)
-        .idle_entries();
+    let idle_entries = |h: &Harness| {
+        h.broker
+            .services
+            .at(h.broker.default_service)
+            .idle_entries()
+    };
+    let entries = idle_entries(&h);
     // w1 answers; it still had a credit left, so it keeps its entry ahead
     // of w2's: it was given work before w2 was.
     h.reply(2, "w1", &d[0].1, "a", false);
     assert_eq!(
-        h.broker
-            .services
-            .at(h.broker.default_service)
-            .idle_entries(),
+        idle_entries(&h),
         entries,
         "no new entry for a worker that has one"
     );

@@ -82,9 +82,7 @@ impl Out {
 
     /// Queues a message's frames.
     pub(crate) fn queue(&mut self, frames: &[Bytes]) {
-        if self.buf.capacity() == 0 {
-            self.buf = take_buffer();
-        }
+        self.buf(); // a pooled buffer, if this connection holds none
         let last = frames.len().saturating_sub(1);
         for (i, f) in frames.iter().enumerate() {
             if f.len() >= BY_REFERENCE {
