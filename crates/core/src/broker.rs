@@ -105,12 +105,38 @@ impl Broker {
         self.requests.len() - self.requests.queued()
     }
 
-    /// Attempts the workers hold, by the workers' records (a walk over
-    /// every worker, for checks): never more than [`Broker::in_flight`],
+    /// Attempts the workers hold: never more than [`Broker::in_flight`],
     /// and equal to it but for fetch workers that asked again while
-    /// their answer may still be on its way.
+    /// their answer may still be on its way. A walk over every worker's
+    /// list and every request, for checks, not for the hot path.
+    ///
+    /// # Panics
+    /// If the records disagree: a worker's list names a request held by
+    /// another, its count is not its length, or a request names a holder
+    /// whose list does not have it.
     pub fn attempts_held(&self) -> usize {
-        self.workers.attempts_held()
+        let mut listed = 0;
+        for (key, w) in self.workers.keyed() {
+            let mut n = 0;
+            for id in self.requests.listed(&w.held) {
+                let holder = self.requests.get(id).and_then(|r| r.holder());
+                assert_eq!(holder, Some(key), "{id:?} is listed by its holder only");
+                n += 1;
+            }
+            assert_eq!(n, w.held.len(), "a held list's count is its length");
+            listed += n as usize;
+        }
+        let holders = self
+            .requests
+            .ids()
+            .filter(|&id| self.requests.get(id).is_some_and(|r| r.holder().is_some()))
+            .count();
+        assert_eq!(
+            holders, listed,
+            "every held request is in its holder's list"
+        );
+        assert_eq!(listed, self.workers.attempts_held());
+        listed
     }
 
     /// Workers known to the broker.
@@ -264,22 +290,20 @@ impl Broker {
             return;
         };
         let peer = PeerId::new(side, identity.clone());
-        let Some(w) = self.workers.get_mut(&peer) else {
+        let Some(key) = self.workers.key(&peer) else {
             self.stats.client_gone += 1;
             info!(client = ?peer, "client gone: reply dropped");
             return;
         };
+        let w = self.workers.at(key).expect("indexed slot");
         let unsent = w
             .dialect
             .request_address(&frames[1..])
             .and_then(|a| RequestId::from_envelope(std::slice::from_ref(a)))
-            .and_then(|id| match self.requests.get(id)?.in_flight() {
-                Some((worker, attempt)) if *worker == peer && w.holds(id, attempt) => Some(id),
-                _ => None,
-            });
+            .filter(|&id| self.requests.get(id).and_then(|r| r.holder()) == Some(key));
         let mut requeued = None;
         if let Some(id) = unsent {
-            w.release(id);
+            self.release_hold(id);
             if let Some(epoch) = self.requests.undo_attempt(id) {
                 self.stats.undelivered += 1;
                 let service = self.requests.get(id).expect("just requeued").service;

@@ -14,6 +14,63 @@ use corsair_proto::{lists, Frames, ReturnPath};
 
 use crate::peer::PeerId;
 use crate::service::ServiceKey;
+use crate::worker::WorkerKey;
+
+/// No slot: the end of a list of held attempts, or no holder.
+const NIL: u32 = u32::MAX;
+
+/// The attempts one worker holds, oldest first, as a list threaded
+/// through the requests' own records ([`Request`]'s link): dispatch and
+/// the reply touch those records anyway, where a list of its own in
+/// each worker would be one more line the other workers had pushed out
+/// of the CPU's cache by the worker's next turn. Replies come back
+/// mostly in the order the attempts went out, so taking the oldest out
+/// touches only the next one, whose reply is due next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldList {
+    head: u32,
+    tail: u32,
+    len: u32,
+}
+
+impl Default for HeldList {
+    fn default() -> Self {
+        HeldList {
+            head: NIL,
+            tail: NIL,
+            len: 0,
+        }
+    }
+}
+
+impl HeldList {
+    /// Attempts held.
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// True when none is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A request's place in its holder's [`HeldList`]: the holder's slot and
+/// the neighbours' slots, [`NIL`] for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Link {
+    holder: u32,
+    prev: u32,
+    next: u32,
+}
+
+impl Link {
+    const NONE: Link = Link {
+        holder: NIL,
+        prev: NIL,
+        next: NIL,
+    };
+}
 
 /// The broker's name for a request, and the one envelope frame a worker
 /// sees and echoes: its slot in the table (low 32 bits) and the slot's
@@ -127,6 +184,9 @@ pub struct Request {
     /// True once a partial reply has been passed on to the client: the
     /// request can no longer be retried without repeating it.
     pub streamed: bool,
+    /// The worker holding its current attempt, if one does, and its
+    /// neighbours in that worker's list.
+    link: Link,
 }
 
 impl Request {
@@ -148,6 +208,14 @@ impl Request {
             RequestState::InFlight { worker } => Some((worker, self.dispatches)),
             RequestState::Queued { .. } => None,
         }
+    }
+
+    /// The worker holding the current attempt: from dispatch until the
+    /// worker answers, is lost, or the broker stops waiting for it. A
+    /// fetch worker lets go when it asks again, while the request stays
+    /// in flight until its answer or its timeout.
+    pub fn holder(&self) -> Option<WorkerKey> {
+        (self.link.holder != NIL).then_some(WorkerKey(self.link.holder))
     }
 }
 
@@ -182,6 +250,7 @@ impl Requests {
             state: RequestState::Queued { epoch },
             partial: None,
             streamed: false,
+            link: Link::NONE,
         };
         let index = match self.free.pop() {
             Some(index) => index,
@@ -203,6 +272,18 @@ impl Requests {
             RequestId(u64::from(slot.generation) << 32 | u64::from(index)),
             epoch,
         )
+    }
+
+    fn id_at(&self, index: u32) -> RequestId {
+        RequestId(u64::from(self.slots[index as usize].generation) << 32 | u64::from(index))
+    }
+
+    fn link_at(&mut self, index: u32) -> &mut Link {
+        &mut self.slots[index as usize]
+            .request
+            .as_mut()
+            .expect("a listed slot holds a request")
+            .link
     }
 
     fn slot(&self, id: RequestId) -> Option<&Slot> {
@@ -285,6 +366,7 @@ impl Requests {
         if matches!(req.state, RequestState::Queued { .. }) {
             return None;
         }
+        debug_assert_eq!(req.link.holder, NIL, "a held request is released first");
         req.state = RequestState::Queued { epoch };
         req.partial = None;
         self.queued += 1;
@@ -301,9 +383,97 @@ impl Requests {
         Some(epoch)
     }
 
-    /// Ends a request, returning it.
+    /// Records that worker `holder` holds the current attempt of the
+    /// in-flight request `id`, at the end of `list`, that worker's list.
+    /// False (and nothing changes) if the request is not outstanding or
+    /// already held.
+    pub fn hold(&mut self, id: RequestId, holder: WorkerKey, list: &mut HeldList) -> bool {
+        let index = (id.0 & 0xffff_ffff) as u32;
+        let Some(req) = self.get_mut(id) else {
+            return false;
+        };
+        if req.link.holder != NIL {
+            return false;
+        }
+        req.link = Link {
+            holder: holder.0,
+            prev: list.tail,
+            next: NIL,
+        };
+        match list.tail {
+            NIL => list.head = index,
+            tail => self.link_at(tail).next = index,
+        }
+        list.tail = index;
+        list.len += 1;
+        true
+    }
+
+    /// Takes request `id` out of `list`, its holder's; returns the holder
+    /// it had, or `None` (and nothing changes) if no worker held it.
+    /// `list` must be the list of the holder [`Request::holder`] names.
+    pub fn release(&mut self, id: RequestId, list: &mut HeldList) -> Option<WorkerKey> {
+        let req = self.get_mut(id)?;
+        let Link { holder, prev, next } = std::mem::replace(&mut req.link, Link::NONE);
+        if holder == NIL {
+            return None;
+        }
+        match prev {
+            NIL => list.head = next,
+            prev => self.link_at(prev).next = next,
+        }
+        match next {
+            NIL => list.tail = prev,
+            next => self.link_at(next).prev = prev,
+        }
+        list.len -= 1;
+        Some(WorkerKey(holder))
+    }
+
+    /// The requests in `list`, oldest first.
+    pub fn listed<'a>(&'a self, list: &HeldList) -> impl Iterator<Item = RequestId> + 'a {
+        let mut at = list.head;
+        std::iter::from_fn(move || {
+            if at == NIL {
+                return None;
+            }
+            let id = self.id_at(at);
+            at = self.slots[at as usize]
+                .request
+                .as_ref()
+                .expect("a listed slot holds a request")
+                .link
+                .next;
+            Some(id)
+        })
+    }
+
+    /// Empties `list`: no request in it is held any more. Returns what
+    /// was held, (request, dispatch number), oldest first.
+    pub fn release_all(&mut self, list: &mut HeldList) -> Vec<(RequestId, u32)> {
+        let mut held = Vec::with_capacity(list.len as usize);
+        let mut at = list.head;
+        while at != NIL {
+            let id = self.id_at(at);
+            let req = self.slots[at as usize]
+                .request
+                .as_mut()
+                .expect("a listed slot holds a request");
+            held.push((id, req.dispatches));
+            at = std::mem::replace(&mut req.link, Link::NONE).next;
+        }
+        *list = HeldList::default();
+        held
+    }
+
+    /// Ends a request, returning it. A held request must be released
+    /// first ([`Requests::release`]): the list it is in would break.
     #[inline]
     pub fn remove(&mut self, id: RequestId) -> Option<Request> {
+        debug_assert!(
+            self.get(id).is_none_or(|r| r.link.holder == NIL),
+            "a held request is released before it ends"
+        );
         let req = self.slot_mut(id)?.request.take()?;
         self.free.push((id.0 & 0xffff_ffff) as u32);
         self.len -= 1;
@@ -315,7 +485,7 @@ impl Requests {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     use crate::peer::Side;
@@ -324,6 +494,14 @@ mod tests {
     /// The id frame as a worker echoes it.
     fn frame(id: RequestId) -> Bytes {
         Bytes::copy_from_slice(&id.to_bytes())
+    }
+
+    /// A new request of no service in particular, dispatched (its first
+    /// attempt started) and held by no worker yet.
+    pub(crate) fn in_flight(requests: &mut Requests) -> RequestId {
+        let (id, _) = requests.insert(route(), ServiceKey::TEST, vec![]);
+        requests.start_attempt(id, w()).expect("queued");
+        id
     }
 
     fn route() -> Route {
@@ -390,5 +568,54 @@ mod tests {
         assert!(r.requeue(a).is_none());
         assert!(r.get(b).is_some());
         assert_eq!(r.len(), 1);
+    }
+
+    /// The requests `list` holds, checked against its count.
+    fn listed(r: &Requests, list: &HeldList) -> Vec<RequestId> {
+        let ids: Vec<RequestId> = r.listed(list).collect();
+        assert_eq!(
+            ids.len(),
+            list.len() as usize,
+            "the count follows the links"
+        );
+        ids
+    }
+
+    #[test]
+    fn a_held_list_keeps_its_order_through_releases_anywhere_in_it() {
+        let mut r = Requests::default();
+        let (mut list, mut other) = (HeldList::default(), HeldList::default());
+        let (wa, wb) = (WorkerKey(3), WorkerKey(4));
+        let ids = [(); 5].map(|_| in_flight(&mut r));
+        for &id in &ids {
+            assert!(r.hold(id, wa, &mut list));
+        }
+        assert!(
+            !r.hold(ids[2], wb, &mut other),
+            "held by one worker at a time"
+        );
+        assert_eq!(r.get(ids[2]).unwrap().holder(), Some(wa));
+        assert_eq!(listed(&r, &list), ids);
+        // The middle, the oldest (how replies mostly come), the newest.
+        assert_eq!(r.release(ids[2], &mut list), Some(wa));
+        assert_eq!(r.release(ids[2], &mut list), None, "released once");
+        assert_eq!(r.release(ids[0], &mut list), Some(wa));
+        assert_eq!(r.release(ids[4], &mut list), Some(wa));
+        assert_eq!(listed(&r, &list), [ids[1], ids[3]]);
+        assert_eq!(r.get(ids[2]).unwrap().holder(), None);
+        // A released request can be held again, by another worker.
+        assert!(r.hold(ids[2], wb, &mut other));
+        assert_eq!(listed(&r, &other), [ids[2]]);
+        let dispatch = |id: RequestId| r.get(id).unwrap().dispatches;
+        let expected = vec![(ids[1], dispatch(ids[1])), (ids[3], dispatch(ids[3]))];
+        assert_eq!(r.release_all(&mut list), expected);
+        assert_eq!(listed(&r, &list), []);
+        assert!(r.get(ids[1]).unwrap().holder().is_none());
+        assert_eq!(listed(&r, &other), [ids[2]], "the other list is untouched");
+        assert_eq!(r.release(ids[2], &mut other), Some(wb));
+        for id in ids {
+            assert!(r.remove(id).is_some());
+        }
+        assert!(r.is_empty());
     }
 }

@@ -8,11 +8,10 @@ use hashbrown::HashTable;
 
 use corsair_proto::arena::Arena;
 use corsair_proto::WorkerDialect;
-use smallvec::SmallVec;
 
 use crate::hashing::Keyed;
 use crate::peer::PeerId;
-use crate::request::RequestId;
+use crate::request::{HeldList, RequestId, Requests};
 use crate::service::ServiceKey;
 use crate::slab;
 
@@ -22,10 +21,6 @@ pub const MAX_CREDIT: u32 = 1024;
 /// The idle epoch of a worker with no idle-queue entry (a new worker, or
 /// one whose credit is used up); epochs handed out start at 1.
 pub const NO_ENTRY: u64 = 0;
-
-/// The attempts a worker holds: (request, attempt). Most workers hold
-/// one at a time, which needs no allocation.
-pub type Held = SmallVec<[(RequestId, u32); 1]>;
 
 /// One connected worker. The fields dispatch reads and writes come first;
 /// with its slot's alignment the whole record is one aligned pair of
@@ -37,8 +32,8 @@ pub struct Worker {
     /// its current entry from stale ones; [`NO_ENTRY`] while it has none
     /// because its credit is used up.
     pub idle_epoch: u64,
-    /// The attempts it holds now: (request, attempt).
-    pub in_flight: Held,
+    /// The attempts it holds now, listed in the requests' records.
+    pub held: HeldList,
     /// Requests it may hold at once: 1 (the zguide's workers), or what it
     /// announced with READY.
     pub credit: u32,
@@ -70,28 +65,12 @@ impl Worker {
 
     /// True when it may be given a request now.
     pub fn available(&self) -> bool {
-        !self.suspect && (self.in_flight.len() as u32) < self.credit
+        !self.suspect && self.held.len() < self.credit
     }
 
     /// True while it holds a request.
     pub fn busy(&self) -> bool {
-        !self.in_flight.is_empty()
-    }
-
-    /// True when it holds attempt `attempt` of `request`.
-    pub fn holds(&self, request: RequestId, attempt: u32) -> bool {
-        self.in_flight.contains(&(request, attempt))
-    }
-
-    /// Lets go of `request` (any attempt); true if it held it.
-    pub fn release(&mut self, request: RequestId) -> bool {
-        match self.in_flight.iter().position(|(r, _)| *r == request) {
-            Some(i) => {
-                self.in_flight.swap_remove(i);
-                true
-            }
-            None => false,
-        }
+        !self.held.is_empty()
     }
 }
 
@@ -127,9 +106,8 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Registers a worker, suspect until the caller makes it idle, with
-    /// `credit` capped at [`MAX_CREDIT`]; replaces any earlier entry for
-    /// the same peer. Returns its slot. The record keeps its own copy of
+    /// Registers a worker not known yet, suspect until the caller makes
+    /// it idle, with `credit` capped at [`MAX_CREDIT`]. Returns its slot. The record keeps its own copy of
     /// the identity, packed with other workers' identities: one chunk
     /// of 2 KiB stays allocated while any worker named in it is known.
     pub fn insert(
@@ -139,14 +117,17 @@ impl Workers {
         service: ServiceKey,
         credit: u32,
     ) -> WorkerKey {
-        self.remove(&peer);
+        debug_assert!(
+            self.key(&peer).is_none(),
+            "a known worker is forgotten first"
+        );
         let peer = PeerId::new(peer.side, self.names.copy(&peer.identity));
         let worker = Worker {
             peer: peer.clone(),
             dialect,
             service,
             credit: credit.clamp(1, MAX_CREDIT),
-            in_flight: Held::new(),
+            held: HeldList::default(),
             suspect: true,
             idle_epoch: NO_ENTRY,
             expires_at: None,
@@ -192,7 +173,9 @@ impl Workers {
         self.at_mut(key)
     }
 
-    /// Forgets a worker.
+    /// Forgets a worker. The attempts it held must have been released
+    /// first ([`Requests::release_all`]), or its slot's next worker would
+    /// inherit them.
     pub fn remove(&mut self, peer: &PeerId) -> Option<Worker> {
         let slots = &self.slots;
         let entry = self
@@ -230,17 +213,20 @@ impl Workers {
         Some((Some(self.next_epoch), w))
     }
 
-    /// Gives the worker in slot `key` attempt `attempt` of `request`:
-    /// returns its dialect and, when it still has credit left, the epoch
-    /// of a new idle-queue entry (one lookup for both).
+    /// Gives the worker in slot `key` the current attempt of the in-flight
+    /// request `request`: returns its dialect and, when it still has
+    /// credit left, the epoch of a new idle-queue entry (one lookup for
+    /// both); `None` if the slot is empty or the request cannot be held.
     pub fn take(
         &mut self,
         key: WorkerKey,
+        requests: &mut Requests,
         request: RequestId,
-        attempt: u32,
     ) -> Option<(WorkerDialect, Option<u64>)> {
         let w = self.slots.get_mut(key.0 as usize)?.0.as_mut()?;
-        w.in_flight.push((request, attempt));
+        if !requests.hold(request, key, &mut w.held) {
+            return None;
+        }
         if !w.available() {
             w.idle_epoch = NO_ENTRY;
             return Some((w.dialect, None));
@@ -257,10 +243,18 @@ impl Workers {
             .is_some_and(|w| w.available() && w.idle_epoch == epoch)
     }
 
-    /// Attempts held by all workers together (a walk over every worker,
-    /// for checks and diagnostics, not for the hot path).
+    /// Every known worker, with its slot.
+    pub fn keyed(&self) -> impl Iterator<Item = (WorkerKey, &Worker)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((WorkerKey(i as u32), s.0.as_ref()?)))
+    }
+
+    /// Attempts held by all workers together, by their counts (a walk
+    /// over every worker, for checks, not for the hot path).
     pub fn attempts_held(&self) -> usize {
-        self.iter().map(|w| w.in_flight.len()).sum()
+        self.iter().map(|w| w.held.len() as usize).sum()
     }
 
     /// Every known worker and its dialect.
@@ -380,18 +374,27 @@ mod tests {
     #[test]
     fn taking_work_renews_the_entry_only_while_credit_is_left() {
         let mut workers = Workers::default();
+        let mut requests = Requests::default();
         let (key, first) = add(&mut workers, "w", 2);
-        let (_, renewed) = workers.take(key, RequestId(1), 1).expect("known");
+        let [r1, r2, r3] = [(); 3].map(|_| crate::request::tests::in_flight(&mut requests));
+        let (_, renewed) = workers.take(key, &mut requests, r1).expect("known");
         let renewed = renewed.expect("one credit left");
         assert!(!workers.is_idle_at(key, first), "the old entry is spent");
         assert!(workers.is_idle_at(key, renewed));
-        let (_, none) = workers.take(key, RequestId(2), 1).expect("known");
+        let (_, none) = workers.take(key, &mut requests, r2).expect("known");
         assert_eq!(none, None, "no credit left");
         assert!(!workers.is_idle_at(key, renewed));
-        assert!(workers
-            .get_mut(&peer("w"))
-            .expect("known")
-            .release(RequestId(1)));
+        assert_eq!(workers.attempts_held(), 2);
+        assert_eq!(
+            workers.take(key, &mut requests, r2),
+            None,
+            "an attempt is held once"
+        );
+        let w = workers.at_mut(key).expect("known");
+        assert_eq!(requests.release(r1, &mut w.held), Some(key));
+        assert!(w.available(), "a released attempt frees a credit");
         assert_eq!(workers.attempts_held(), 1);
+        assert!(workers.take(key, &mut requests, r3).is_some());
+        assert!(!workers.at(key).expect("known").available());
     }
 }

@@ -13,6 +13,7 @@ use crate::peer::{Output, PeerId, Side};
 use crate::request::{RequestId, RequestState, Route};
 use crate::service::ServiceKey;
 use crate::timers::Timer;
+use crate::worker::WorkerKey;
 
 impl Broker {
     pub(super) fn handle_request(
@@ -88,6 +89,7 @@ impl Broker {
     /// to be sent), keeping its client's count.
     #[inline]
     pub(super) fn end_request(&mut self, id: RequestId) -> Option<crate::request::Request> {
+        self.release_hold(id);
         let req = self.requests.remove(id)?;
         // The reply about to be sent still names the service: it is
         // forgotten, if unused, only when the turn's output is taken.
@@ -147,7 +149,7 @@ impl Broker {
                 .expect("popped request is queued");
             let (dialect, renewed) = self
                 .workers
-                .take(key, id, attempt)
+                .take(key, &mut self.requests, id)
                 .expect("popped worker is known");
             // A worker with credit left takes the rest of this turn's
             // requests, up to the batch; then (or when the turn ends) it
@@ -187,23 +189,19 @@ impl Broker {
     /// A fetch worker's answer (no sender known): ends the request; the
     /// fetch worker that held it waits for its next ask.
     pub(super) fn handle_fetch_answer(&mut self, answer: Enveloped) {
+        // The fetch worker holding it, unless it has asked again already.
         let holder = RequestId::from_envelope(&answer.envelope).and_then(|id| {
-            match self.requests.get(id)?.in_flight() {
-                Some((worker, attempt)) if worker.side == Side::Fetch => {
-                    Some((id, worker.clone(), attempt))
-                }
+            let req = self.requests.get(id)?;
+            match req.in_flight() {
+                Some((worker, _)) if worker.side == Side::Fetch => req.holder(),
                 _ => None,
             }
         });
+        // Ends the request, which frees the holder's credit.
         self.handle_reply(None, answer);
-        if let Some((request, worker, attempt)) = holder {
-            if let Some(w) = self.workers.get_mut(&worker) {
-                if w.holds(request, attempt) {
-                    // It gets new work when it asks again.
-                    w.release(request);
-                    w.suspect = true;
-                }
-            }
+        if let Some(w) = holder.and_then(|key| self.workers.at_mut(key)) {
+            // It gets new work when it asks again.
+            w.suspect = true;
         }
     }
 
@@ -233,17 +231,20 @@ impl Broker {
                     self.stats.late_replies += 1;
                     info!(request = id.0, worker = ?worker, "late reply from an earlier attempt accepted");
                 }
-                // The attempt in flight elsewhere, if a late reply ends
-                // the request under it: that worker's credit comes back.
-                let superseded = match (req.in_flight(), worker) {
-                    (Some((holder, attempt)), Some(from)) if holder != from => {
-                        Some((holder.clone(), attempt))
-                    }
+                // The attempt held elsewhere, if a late reply ends the
+                // request under it: that worker's credit comes back (the
+                // request's end releases it).
+                let superseded = match (req.holder(), worker) {
+                    (Some(key), Some(from)) => self
+                        .workers
+                        .at(key)
+                        .filter(|holder| holder.peer != *from)
+                        .map(|_| key),
                     _ => None,
                 };
                 let mut req = self.end_request(id).expect("looked up above");
-                if let Some((holder, attempt)) = superseded {
-                    self.abandon_attempt(&holder, id, attempt);
+                if let Some(key) = superseded {
+                    self.stop_waiting_for(key);
                 }
                 self.stats.answered += 1;
                 debug!(request = id.0, worker = ?worker, "answered");
@@ -359,35 +360,39 @@ impl Broker {
         }
     }
 
-    /// The broker stops waiting for `worker`'s attempt at `request` (it
-    /// timed out, or another attempt's reply ended the request): the
-    /// credit is freed, but the worker, which may still be working on
-    /// it, gets no new work until its next sign of life.
-    fn abandon_attempt(&mut self, worker: &PeerId, request: RequestId, attempt: u32) {
-        let Some(w) = self.workers.get_mut(worker) else {
+    /// The broker has stopped waiting for an attempt the worker in slot
+    /// `key` held (it timed out, or another attempt's reply ended the
+    /// request), and the attempt is released: its credit is free, but the
+    /// worker, which may still be working on it, gets no new work until
+    /// its next sign of life.
+    fn stop_waiting_for(&mut self, key: WorkerKey) {
+        let Some(w) = self.workers.at_mut(key) else {
             return;
         };
-        if !w.holds(request, attempt) {
-            return;
-        }
-        w.release(request);
         if w.dialect.speaks_again_after_timeout() {
             w.suspect = true;
         } else {
             // A REQ worker that never answered cannot speak again on this
             // connection; its late reply registers it anew.
-            self.forget_worker(worker);
+            let peer = w.peer.clone();
+            self.forget_worker(&peer);
         }
     }
 
     pub(super) fn attempt_timed_out(&mut self, now: Instant, request: RequestId, attempt: u32) {
-        let worker = match self.requests.get(request).and_then(|r| r.in_flight()) {
-            Some((worker, a)) if a == attempt => worker.clone(),
+        let Some(req) = self.requests.get(request) else {
+            return;
+        };
+        let (worker, holder) = match req.in_flight() {
+            Some((worker, a)) if a == attempt => (worker.clone(), req.holder()),
             _ => return,
         };
         self.stats.attempt_timeouts += 1;
         warn!(request = request.0, worker = ?worker, attempt, "attempt timed out");
-        self.abandon_attempt(&worker, request, attempt);
+        if let Some(key) = holder {
+            self.release_hold(request);
+            self.stop_waiting_for(key);
+        }
         self.fail_attempt(now, request, attempt, &worker);
     }
 

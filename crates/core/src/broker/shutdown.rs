@@ -72,15 +72,8 @@ impl Broker {
 
     /// Ends request `id` with the shutdown failure reply.
     pub(super) fn end_with_shutdown(&mut self, id: RequestId) {
+        // Ending it frees the credit of the worker that held it.
         if let Some(req) = self.end_request(id) {
-            if let Some((worker, dispatch)) = req.in_flight() {
-                let worker = worker.clone();
-                if let Some(w) = self.workers.get_mut(&worker) {
-                    if w.holds(id, dispatch) {
-                        w.release(id);
-                    }
-                }
-            }
             self.stats.failed += 1;
             self.stats.shutdown_failed += 1;
             self.send_failure(&req.route, req.service, SHUTDOWN_REASON);

@@ -61,7 +61,7 @@ impl Broker {
                 }
             }
             WorkerMessage::Reply(reply) => {
-                let id = self.handle_reply(Some(&peer), reply);
+                self.handle_reply(Some(&peer), reply);
                 if !known && dialect.is_mdp() {
                     // Its reply was taken; now it must register again.
                     self.refuse(now, &peer, dialect, "reply before READY");
@@ -70,12 +70,8 @@ impl Broker {
                 // A reply frees one of its credits (and is a sign of life).
                 let still = key.filter(|&k| self.workers.at(k).is_some_and(|w| w.peer == peer));
                 match still {
-                    Some(k) => {
-                        if let (Some(w), Some(id)) = (self.workers.at_mut(k), id) {
-                            w.release(id);
-                        }
-                        self.make_idle_at(now, k);
-                    }
+                    // The reply ended the request, which released it.
+                    Some(k) => self.make_idle_at(now, k),
                     None => self.make_idle(now, peer, dialect),
                 }
             }
@@ -106,7 +102,7 @@ impl Broker {
             // attempt timeout.
             None if dialect == WorkerDialect::Fetch => {
                 if let Some(w) = self.workers.get_mut(&peer) {
-                    w.in_flight.clear();
+                    self.requests.release_all(&mut w.held);
                 }
                 self.make_idle(now, peer, dialect)
             }
@@ -199,13 +195,27 @@ impl Broker {
     }
 
     /// Removes a worker from the registry and its service's count;
-    /// returns the attempts it held.
+    /// returns the attempts it held, released.
     pub(super) fn forget_worker(&mut self, peer: &PeerId) -> Vec<(RequestId, u32)> {
-        let Some(w) = self.workers.remove(peer) else {
+        let Some(w) = self.workers.get_mut(peer) else {
             return Vec::new();
         };
+        let held = self.requests.release_all(&mut w.held);
+        let w = self.workers.remove(peer).expect("found above");
         self.services.worker_left(w.service);
-        w.in_flight.into_vec()
+        held
+    }
+
+    /// Releases the hold of the worker that holds the current attempt of
+    /// `id`, if one does (see [`crate::request::Request::holder`]):
+    /// frees its credit. Returns that worker's slot.
+    pub(super) fn release_hold(&mut self, id: RequestId) -> Option<WorkerKey> {
+        let key = self.requests.get(id)?.holder()?;
+        let w = self
+            .workers
+            .at_mut(key)
+            .expect("a holder is a known worker");
+        self.requests.release(id, &mut w.held)
     }
 
     /// One heartbeat round for Majordomo (`mdp`) or Pirate workers:
