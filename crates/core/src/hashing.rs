@@ -10,8 +10,10 @@
 //! seeds itself from addresses and the clock, which it does not claim
 //! resists a determined peer; these seeds are not visible from the wire.
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash};
 use std::sync::LazyLock;
+
+use hashbrown::HashTable;
 
 use foldhash::fast::{FoldHasher, SeedableRandomState};
 use foldhash::SharedSeed;
@@ -48,6 +50,69 @@ impl BuildHasher for Keyed {
 /// A hash map under a [`Keyed`] hasher.
 pub type HashMap<K, V> = std::collections::HashMap<K, V, Keyed>;
 
+/// Slot numbers of a table kept elsewhere (a slab), hashed by a key that
+/// each slot's own record holds: 5 bytes a slot with its control byte,
+/// where a map keeping its own copy of the key takes 40 or more, so that
+/// with thousands of slots the index stays in the CPU's cache and a
+/// lookup's only other touch is the record it finds, which the caller
+/// wants anyway. Every method takes `key_at`, which gives the key of an
+/// indexed slot; a slot's key must not change while it is indexed.
+#[derive(Debug, Default)]
+pub struct SlotIndex {
+    table: HashTable<u32>,
+    hasher: Keyed,
+}
+
+impl SlotIndex {
+    /// The slot whose record holds `key`.
+    #[inline]
+    pub fn find<'a, Q: Hash + Eq + ?Sized + 'a>(
+        &self,
+        key: &Q,
+        key_at: impl Fn(u32) -> &'a Q,
+    ) -> Option<u32> {
+        self.table
+            .find(self.hasher.hash_one(key), |&slot| key_at(slot) == key)
+            .copied()
+    }
+
+    /// Indexes `slot`, whose record holds `key`, a key no other indexed
+    /// slot holds.
+    pub fn insert<'a, Q: Hash + ?Sized + 'a>(
+        &mut self,
+        key: &Q,
+        slot: u32,
+        key_at: impl Fn(u32) -> &'a Q,
+    ) {
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hasher.hash_one(key), slot, |&s| hasher.hash_one(key_at(s)));
+    }
+
+    /// Takes the slot whose record holds `key` out of the index.
+    pub fn remove<'a, Q: Hash + Eq + ?Sized + 'a>(
+        &mut self,
+        key: &Q,
+        key_at: impl Fn(u32) -> &'a Q,
+    ) -> Option<u32> {
+        let entry = self
+            .table
+            .find_entry(self.hasher.hash_one(key), |&slot| key_at(slot) == key)
+            .ok()?;
+        Some(entry.remove().0)
+    }
+
+    /// Slots indexed.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when no slot is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +129,25 @@ mod tests {
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), 64);
+    }
+
+    #[test]
+    fn a_slot_index_finds_slots_by_the_keys_their_records_hold() {
+        let mut records: Vec<&[u8]> = vec![b"a", b"bb", b"ccc"];
+        let mut index = SlotIndex::default();
+        for (slot, key) in records.iter().enumerate() {
+            index.insert(*key, slot as u32, |s| records[s as usize]);
+        }
+        assert_eq!(index.len(), 3);
+        assert_eq!(index.find(&b"bb"[..], |s| records[s as usize]), Some(1));
+        assert_eq!(index.find(&b"dd"[..], |s| records[s as usize]), None);
+        assert_eq!(index.remove(&b"a"[..], |s| records[s as usize]), Some(0));
+        assert_eq!(index.remove(&b"a"[..], |s| records[s as usize]), None);
+        // Slot 0 takes a new record, and with it a new key.
+        records[0] = b"dd";
+        index.insert(&b"dd"[..], 0, |s| records[s as usize]);
+        assert_eq!(index.find(&b"dd"[..], |s| records[s as usize]), Some(0));
+        assert_eq!(index.find(&b"ccc"[..], |s| records[s as usize]), Some(2));
+        assert!(!index.is_empty());
     }
 }

@@ -1,15 +1,12 @@
 //! The worker registry: who is connected, what each is doing, and when
 //! each is due to be declared dead.
 
-use std::hash::BuildHasher;
 use std::time::Instant;
-
-use hashbrown::HashTable;
 
 use corsair_proto::arena::Arena;
 use corsair_proto::WorkerDialect;
 
-use crate::hashing::Keyed;
+use crate::hashing::SlotIndex;
 use crate::peer::PeerId;
 use crate::request::{HeldList, RequestId, Requests};
 use crate::service::ServiceKey;
@@ -90,13 +87,9 @@ pub struct WorkerKey(pub(crate) u32);
 pub struct Workers {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Slot numbers, hashed by the peer in the slot's record: 5 bytes a
-    /// worker (with its control byte), where a map keeping its own copy
-    /// of the peer took 48, so that with 10,000 workers the index fits
-    /// in the CPU's second-level cache.
-    index: HashTable<WorkerKey>,
-    /// The index's hasher, keyed: identities are chosen by peers.
-    hasher: Keyed,
+    /// Slot numbers, hashed by the peer in the slot's record: with
+    /// 10,000 workers the index fits in the CPU's second-level cache.
+    index: SlotIndex,
     next_epoch: u64,
     /// Where the workers' identities are copied, dozens to a chunk: the
     /// chunk's one reference count is what every dispatch touches when
@@ -137,19 +130,15 @@ impl Workers {
             &mut self.free,
             Slot(Some(worker)),
         ));
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hasher.hash_one(&peer), key, |&k| {
-            hasher.hash_one(peer_at(slots, k))
-        });
+        let slots = &self.slots;
+        self.index.insert(&peer, key.0, |k| peer_at(slots, k));
         key
     }
 
     /// The key of the worker at this peer.
     pub fn key(&self, peer: &PeerId) -> Option<WorkerKey> {
         let slots = &self.slots;
-        self.index
-            .find(self.hasher.hash_one(peer), |&k| peer_at(slots, k) == peer)
-            .copied()
+        self.index.find(peer, |k| peer_at(slots, k)).map(WorkerKey)
     }
 
     /// The worker in slot `key`, if one is there.
@@ -178,13 +167,9 @@ impl Workers {
     /// inherit them.
     pub fn remove(&mut self, peer: &PeerId) -> Option<Worker> {
         let slots = &self.slots;
-        let entry = self
-            .index
-            .find_entry(self.hasher.hash_one(peer), |&k| peer_at(slots, k) == peer)
-            .ok()?;
-        let (key, _) = entry.remove();
-        let w = self.slots[key.0 as usize].0.take();
-        self.free.push(key.0);
+        let key = self.index.remove(peer, |k| peer_at(slots, k))?;
+        let w = self.slots[key as usize].0.take();
+        self.free.push(key);
         w
     }
 
@@ -303,8 +288,8 @@ impl Workers {
 
 /// The peer of the worker in slot `key`, which the index holds only while
 /// the slot is taken.
-fn peer_at(slots: &[Slot], key: WorkerKey) -> &PeerId {
-    &slots[key.0 as usize]
+fn peer_at(slots: &[Slot], key: u32) -> &PeerId {
+    &slots[key as usize]
         .0
         .as_ref()
         .expect("indexed slots hold a worker")
