@@ -1,6 +1,7 @@
 //! A heartbeating (Paranoid Pirate) worker's view of its broker.
 //!
-//! The worker sends a HEARTBEAT every interval. Every interval without
+//! The worker sends a HEARTBEAT every interval in which it sent nothing
+//! else (a reply tells the broker as much). Every interval without
 //! any message from the broker costs one unit of liveness; at zero the
 //! broker is presumed dead and the worker reconnects after a back-off
 //! that starts at 1 s and doubles up to 32 s. Any message from the broker
@@ -83,6 +84,15 @@ impl Liveness {
         self.backoff = self.config.reconnect_initial;
     }
 
+    /// A message (a reply) went to the broker at `now`. It tells the
+    /// broker the worker is alive as a HEARTBEAT would (6/PPP's queue and
+    /// 7/MDP's broker count any message, and 7/MDP says not to send
+    /// HEARTBEAT along with other commands), so the next HEARTBEAT is
+    /// due an interval after it.
+    pub fn on_sent(&mut self, now: Instant) {
+        self.next_heartbeat = self.next_heartbeat.max(now + self.config.heartbeat);
+    }
+
     /// When [`Liveness::poll_action`] has something to say next.
     pub fn poll_timeout(&self) -> Instant {
         self.next_heartbeat.min(self.next_check)
@@ -129,6 +139,24 @@ mod tests {
         assert!(drain(&mut l, t0).is_empty());
         l.on_message(t0 + S / 2);
         assert_eq!(drain(&mut l, t0 + S), vec![LivenessAction::Heartbeat]);
+    }
+
+    #[test]
+    fn a_message_sent_stands_for_the_next_heartbeat() {
+        let t0 = Instant::now();
+        let mut l = Liveness::new(LivenessConfig::default(), t0);
+        l.on_message(t0 + S / 2);
+        l.on_sent(t0 + S / 2);
+        assert!(
+            drain(&mut l, t0 + S).is_empty(),
+            "a reply went half an interval ago"
+        );
+        assert_eq!(l.poll_timeout(), t0 + S * 3 / 2);
+        l.on_message(t0 + S * 3 / 2);
+        assert_eq!(
+            drain(&mut l, t0 + S * 3 / 2),
+            vec![LivenessAction::Heartbeat]
+        );
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct Worker {
     pub suspect: bool,
     /// The wire dialect it speaks.
     pub dialect: WorkerDialect,
+    /// It was given a request since the last heartbeat round: the
+    /// request told it the broker is alive, so that round sends it no
+    /// HEARTBEAT (as with 1,000 workers served in turn, most of them).
+    pub sent_since_round: bool,
     /// Where it is connected.
     pub peer: PeerId,
     /// When it is declared dead unless heard from (`None`: never, for
@@ -122,6 +126,7 @@ impl Workers {
             credit: credit.clamp(1, MAX_CREDIT),
             held: HeldList::default(),
             suspect: true,
+            sent_since_round: false,
             idle_epoch: NO_ENTRY,
             expires_at: None,
         };
@@ -212,6 +217,7 @@ impl Workers {
         if !requests.hold(request, key, &mut w.held) {
             return None;
         }
+        w.sent_since_round = true;
         if !w.available() {
             w.idle_epoch = NO_ENTRY;
             return Some((w.dialect, None));

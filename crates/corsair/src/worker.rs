@@ -303,6 +303,8 @@ impl Worker {
                         Ok(FromBroker::Request(req)) => {
                             if let Some(reply) = self.handle(handler, req) {
                                 frames::send(&socket, &reply, 0)?;
+                                // The reply stands for the next heartbeat.
+                                liveness.on_sent(Instant::now());
                             }
                             // The broker was alive when it sent the request;
                             // time spent in the handler is not its silence.

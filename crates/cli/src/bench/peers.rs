@@ -261,17 +261,29 @@ pub fn workers(
     let mut next_heartbeat = Instant::now() + interval;
     let mut served = 0u64;
     let mut sweep = true;
+    // Which sockets sent a reply since the last heartbeat round: as the
+    // worker library does, they send no HEARTBEAT that round, the reply
+    // having told the broker as much.
+    let mut replied = vec![false; count];
+    let mut serve = |i: usize, replied: &mut [bool]| -> zmq::Result<()> {
+        let n = echo_all(&sockets[i], dialect)?;
+        replied[i] |= n > 0;
+        served += n;
+        Ok(())
+    };
     while !stop.load(Ordering::Relaxed) {
         if Instant::now() >= next_heartbeat {
-            for socket in &sockets {
-                send_all(socket, heartbeat.iter().map(|f| msg(f)).collect())?;
+            for i in 0..count {
+                if !std::mem::take(&mut replied[i]) {
+                    send_all(&sockets[i], heartbeat.iter().map(|f| msg(f)).collect())?;
+                    serve(i, &mut replied)?;
+                }
             }
             next_heartbeat += interval;
-            sweep = true;
         }
         if sweep {
-            for socket in &sockets {
-                served += echo_all(socket, dialect)?;
+            for i in 0..count {
+                serve(i, &mut replied)?;
             }
         }
         match poll.poll(&mut events, Some(Duration::from_millis(50))) {
@@ -281,7 +293,7 @@ pub fn workers(
         }
         sweep = events.is_empty();
         for event in &events {
-            served += echo_all(&sockets[event.token().0], dialect)?;
+            serve(event.token().0, &mut replied)?;
         }
     }
     Ok(served)

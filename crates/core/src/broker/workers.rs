@@ -219,8 +219,11 @@ impl Broker {
     }
 
     /// One heartbeat round for Majordomo (`mdp`) or Pirate workers:
-    /// expire the silent, send HEARTBEAT to the rest (Pirate: all of
-    /// them; Majordomo: those not busy, as 7/MDP's broker does).
+    /// expire the silent, send HEARTBEAT to the rest, except those given
+    /// a request since the last round (any message tells a worker the
+    /// broker is alive: 6/PPP's and 7/MDP's workers count them all) and,
+    /// for Majordomo, those busy, as 7/MDP's broker does. A worker so
+    /// skipped hears from the broker at least every second round.
     pub(super) fn heartbeat_tick(&mut self, now: Instant, mdp: bool) {
         let (expired, alive) = self.workers.partition_expired(now, |d| d.is_mdp() == mdp);
         for peer in expired {
@@ -234,10 +237,10 @@ impl Broker {
             self.lose_worker(now, &peer);
         }
         for peer in alive {
-            let Some(w) = self.workers.get(&peer) else {
+            let Some(w) = self.workers.get_mut(&peer) else {
                 continue;
             };
-            if mdp && w.busy() {
+            if std::mem::take(&mut w.sent_since_round) || (mdp && w.busy()) {
                 continue;
             }
             if let Some(frames) = w.dialect.heartbeat() {
