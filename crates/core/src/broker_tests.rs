@@ -185,7 +185,11 @@ fn a_worker_given_a_request_since_the_last_round_gets_no_heartbeat_in_it() {
         h.timeout(ms);
         h.drain().into_iter().map(|o| o.frames[0].clone()).collect()
     };
-    assert_eq!(heartbeats_to(&mut h, 1000), [b("w2")], "the request told w1");
+    assert_eq!(
+        heartbeats_to(&mut h, 1000),
+        [b("w2")],
+        "the request told w1"
+    );
     h.ppp_heartbeat(1001, "w1");
     h.ppp_heartbeat(1001, "w2");
     assert_eq!(heartbeats_to(&mut h, 2000), [b("w1"), b("w2")]);
