@@ -172,28 +172,32 @@ fn heartbeats_go_to_paranoid_workers_only() {
 }
 
 #[test]
-fn a_worker_given_a_request_since_the_last_round_gets_no_heartbeat_in_it() {
+fn a_worker_given_a_request_within_half_an_interval_gets_no_heartbeat() {
     let mut h = Harness::new(config());
     h.ppp_ready(0, "w1");
     h.ppp_ready(0, "w2");
-    h.request(1, "c1", "job");
-    let d = h.dispatched();
-    assert_eq!(d[0].0, "w1");
-    h.reply(2, "w1", &d[0].1, "done", false);
-    h.drain();
+    h.ppp_ready(0, "w3");
+    // w1 is given a request early in the interval, w2 late in it.
+    for (ms, client) in [(100, "c1"), (600, "c2")] {
+        h.request(ms, client, "job");
+        let d = h.dispatched();
+        h.reply(ms + 1, &d[0].0, &d[0].1, "done", false);
+        h.drain();
+    }
     let heartbeats_to = |h: &mut Harness, ms: u64| -> Vec<Bytes> {
         h.timeout(ms);
         h.drain().into_iter().map(|o| o.frames[0].clone()).collect()
     };
     assert_eq!(
         heartbeats_to(&mut h, 1000),
-        [b("w2")],
-        "the request told w1"
+        [b("w1"), b("w3")],
+        "the request 400 ms ago told w2"
     );
-    h.ppp_heartbeat(1001, "w1");
-    h.ppp_heartbeat(1001, "w2");
-    assert_eq!(heartbeats_to(&mut h, 2000), [b("w1"), b("w2")]);
-    assert_eq!(h.broker.stats().heartbeats_sent, 3);
+    for w in ["w1", "w2", "w3"] {
+        h.ppp_heartbeat(1001, w);
+    }
+    assert_eq!(heartbeats_to(&mut h, 2000), [b("w1"), b("w2"), b("w3")]);
+    assert_eq!(h.broker.stats().heartbeats_sent, 5);
 }
 
 #[test]

@@ -39,10 +39,11 @@ pub struct Worker {
     pub suspect: bool,
     /// The wire dialect it speaks.
     pub dialect: WorkerDialect,
-    /// It was given a request since the last heartbeat round: the
-    /// request told it the broker is alive, so that round sends it no
-    /// HEARTBEAT (as with 1,000 workers served in turn, most of them).
-    pub sent_since_round: bool,
+    /// When it was last given a request. A request tells a worker the
+    /// broker is alive, so a heartbeat round sends no HEARTBEAT to a
+    /// worker given one within the last half interval (with 1,000
+    /// workers served in turn, most of them).
+    pub last_sent: Option<Instant>,
     /// Where it is connected.
     pub peer: PeerId,
     /// When it is declared dead unless heard from (`None`: never, for
@@ -126,7 +127,7 @@ impl Workers {
             credit: credit.clamp(1, MAX_CREDIT),
             held: HeldList::default(),
             suspect: true,
-            sent_since_round: false,
+            last_sent: None,
             idle_epoch: NO_ENTRY,
             expires_at: None,
         };
@@ -167,15 +168,19 @@ impl Workers {
         self.at_mut(key)
     }
 
-    /// Forgets a worker. The attempts it held must have been released
-    /// first ([`Requests::release_all`]), or its slot's next worker would
-    /// inherit them.
-    pub fn remove(&mut self, peer: &PeerId) -> Option<Worker> {
+    /// Forgets a worker; returns it and the attempts it held, released
+    /// (request, dispatch number), oldest first.
+    pub fn remove(
+        &mut self,
+        peer: &PeerId,
+        requests: &mut Requests,
+    ) -> Option<(Worker, Vec<(RequestId, u32)>)> {
         let slots = &self.slots;
         let key = self.index.remove(peer, |k| peer_at(slots, k))?;
-        let w = self.slots[key as usize].0.take();
+        let mut w = self.slots[key as usize].0.take()?;
         self.free.push(key);
-        w
+        let held = requests.release_all(&mut w.held);
+        Some((w, held))
     }
 
     /// Clears the suspicion of the worker in slot `key` (a sign of life:
@@ -204,20 +209,22 @@ impl Workers {
     }
 
     /// Gives the worker in slot `key` the current attempt of the in-flight
-    /// request `request`: returns its dialect and, when it still has
-    /// credit left, the epoch of a new idle-queue entry (one lookup for
-    /// both); `None` if the slot is empty or the request cannot be held.
+    /// request `request` at `now`: returns its dialect and, when it still
+    /// has credit left, the epoch of a new idle-queue entry (one lookup
+    /// for both); `None` if the slot is empty or the request cannot be
+    /// held.
     pub fn take(
         &mut self,
         key: WorkerKey,
         requests: &mut Requests,
         request: RequestId,
+        now: Instant,
     ) -> Option<(WorkerDialect, Option<u64>)> {
         let w = self.slots.get_mut(key.0 as usize)?.0.as_mut()?;
         if !requests.hold(request, key, &mut w.held) {
             return None;
         }
-        w.sent_since_round = true;
+        w.last_sent = Some(now);
         if !w.available() {
             w.idle_epoch = NO_ENTRY;
             return Some((w.dialect, None));
@@ -330,7 +337,9 @@ mod tests {
         let mut workers = Workers::default();
         let (a, a_epoch) = add(&mut workers, "a", 1);
         assert!(workers.is_idle_at(a, a_epoch));
-        workers.remove(&peer("a")).expect("known");
+        workers
+            .remove(&peer("a"), &mut Requests::default())
+            .expect("known");
         assert!(!workers.is_idle_at(a, a_epoch), "a is gone");
         let (b, b_epoch) = add(&mut workers, "b", 1);
         assert_eq!(b, a, "b takes the free slot");
@@ -366,18 +375,19 @@ mod tests {
     fn taking_work_renews_the_entry_only_while_credit_is_left() {
         let mut workers = Workers::default();
         let mut requests = Requests::default();
+        let now = Instant::now();
         let (key, first) = add(&mut workers, "w", 2);
         let [r1, r2, r3] = [(); 3].map(|_| crate::request::tests::in_flight(&mut requests));
-        let (_, renewed) = workers.take(key, &mut requests, r1).expect("known");
+        let (_, renewed) = workers.take(key, &mut requests, r1, now).expect("known");
         let renewed = renewed.expect("one credit left");
         assert!(!workers.is_idle_at(key, first), "the old entry is spent");
         assert!(workers.is_idle_at(key, renewed));
-        let (_, none) = workers.take(key, &mut requests, r2).expect("known");
+        let (_, none) = workers.take(key, &mut requests, r2, now).expect("known");
         assert_eq!(none, None, "no credit left");
         assert!(!workers.is_idle_at(key, renewed));
         assert_eq!(workers.attempts_held(), 2);
         assert_eq!(
-            workers.take(key, &mut requests, r2),
+            workers.take(key, &mut requests, r2, now),
             None,
             "an attempt is held once"
         );
@@ -385,7 +395,7 @@ mod tests {
         assert_eq!(requests.release(r1, &mut w.held), Some(key));
         assert!(w.available(), "a released attempt frees a credit");
         assert_eq!(workers.attempts_held(), 1);
-        assert!(workers.take(key, &mut requests, r3).is_some());
+        assert!(workers.take(key, &mut requests, r3, now).is_some());
         assert!(!workers.at(key).expect("known").available());
     }
 }

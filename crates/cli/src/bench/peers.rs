@@ -261,20 +261,27 @@ pub fn workers(
     let mut next_heartbeat = Instant::now() + interval;
     let mut served = 0u64;
     let mut sweep = true;
-    // Which sockets sent a reply since the last heartbeat round: as the
-    // worker library does, they send no HEARTBEAT that round, the reply
-    // having told the broker as much.
-    let mut replied = vec![false; count];
-    let mut serve = |i: usize, replied: &mut [bool]| -> zmq::Result<()> {
+    // When each socket last sent a reply. A reply tells the broker as
+    // much as a HEARTBEAT, so a round skips the sockets that replied
+    // within the last half interval: none is silent for more than an
+    // interval and a half (the worker library, which keeps a deadline
+    // per socket, waits an interval after each reply).
+    let mut replied: Vec<Option<Instant>> = vec![None; count];
+    let mut serve = |i: usize, replied: &mut [Option<Instant>]| -> zmq::Result<()> {
         let n = echo_all(&sockets[i], dialect)?;
-        replied[i] |= n > 0;
+        if n > 0 {
+            replied[i] = Some(Instant::now());
+        }
         served += n;
         Ok(())
     };
     while !stop.load(Ordering::Relaxed) {
-        if Instant::now() >= next_heartbeat {
+        let now = Instant::now();
+        if now >= next_heartbeat {
             for i in 0..count {
-                if !std::mem::take(&mut replied[i]) {
+                let told =
+                    replied[i].is_some_and(|at| now.saturating_duration_since(at) < interval / 2);
+                if !told {
                     send_all(&sockets[i], heartbeat.iter().map(|f| msg(f)).collect())?;
                     serve(i, &mut replied)?;
                 }

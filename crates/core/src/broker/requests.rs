@@ -149,8 +149,8 @@ impl Broker {
                 .expect("popped request is queued");
             let (dialect, renewed) = self
                 .workers
-                .take(key, &mut self.requests, id)
-                .expect("popped worker is known");
+                .take(key, &mut self.requests, id, now)
+                .expect("popped worker is known and the request unheld");
             // A worker with credit left takes the rest of this turn's
             // requests, up to the batch; then (or when the turn ends) it
             // goes back to the idle queue, at the back.

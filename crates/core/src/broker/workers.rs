@@ -197,11 +197,9 @@ impl Broker {
     /// Removes a worker from the registry and its service's count;
     /// returns the attempts it held, released.
     pub(super) fn forget_worker(&mut self, peer: &PeerId) -> Vec<(RequestId, u32)> {
-        let Some(w) = self.workers.get_mut(peer) else {
+        let Some((w, held)) = self.workers.remove(peer, &mut self.requests) else {
             return Vec::new();
         };
-        let held = self.requests.release_all(&mut w.held);
-        let w = self.workers.remove(peer).expect("found above");
         self.services.worker_left(w.service);
         held
     }
@@ -220,10 +218,11 @@ impl Broker {
 
     /// One heartbeat round for Majordomo (`mdp`) or Pirate workers:
     /// expire the silent, send HEARTBEAT to the rest, except those given
-    /// a request since the last round (any message tells a worker the
-    /// broker is alive: 6/PPP's and 7/MDP's workers count them all) and,
-    /// for Majordomo, those busy, as 7/MDP's broker does. A worker so
-    /// skipped hears from the broker at least every second round.
+    /// a request within the last half interval (any message tells a
+    /// worker the broker is alive: 6/PPP's and 7/MDP's workers count
+    /// them all, so a worker so skipped is never silent for more than an
+    /// interval and a half) and, for Majordomo, those busy, as 7/MDP's
+    /// broker does.
     pub(super) fn heartbeat_tick(&mut self, now: Instant, mdp: bool) {
         let (expired, alive) = self.workers.partition_expired(now, |d| d.is_mdp() == mdp);
         for peer in expired {
@@ -240,7 +239,11 @@ impl Broker {
             let Some(w) = self.workers.get_mut(&peer) else {
                 continue;
             };
-            if std::mem::take(&mut w.sent_since_round) || (mdp && w.busy()) {
+            let half = self.config.heartbeat_for(w.dialect).interval / 2;
+            let told = w
+                .last_sent
+                .is_some_and(|at| now.saturating_duration_since(at) < half);
+            if told || (mdp && w.busy()) {
                 continue;
             }
             if let Some(frames) = w.dialect.heartbeat() {
