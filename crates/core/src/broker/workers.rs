@@ -236,7 +236,7 @@ impl Broker {
             self.lose_worker(now, &peer);
         }
         for peer in alive {
-            let Some(w) = self.workers.get_mut(&peer) else {
+            let Some(w) = self.workers.get(&peer) else {
                 continue;
             };
             let half = self.config.heartbeat_for(w.dialect).interval / 2;
