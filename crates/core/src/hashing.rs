@@ -102,6 +102,22 @@ impl SlotIndex {
         Some(entry.remove().0)
     }
 
+    /// Takes `slot` out of the index if it is there under `key`, the key
+    /// its record held when indexed; true if it was. One probe, and no
+    /// record is read: the record may be gone already.
+    pub fn remove_slot<Q: Hash + ?Sized>(&mut self, key: &Q, slot: u32) -> bool {
+        match self
+            .table
+            .find_entry(self.hasher.hash_one(key), |&s| s == slot)
+        {
+            Ok(entry) => {
+                entry.remove();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Slots indexed.
     pub fn len(&self) -> usize {
         self.table.len()
@@ -149,5 +165,11 @@ mod tests {
         assert_eq!(index.find(&b"dd"[..], |s| records[s as usize]), Some(0));
         assert_eq!(index.find(&b"ccc"[..], |s| records[s as usize]), Some(2));
         assert!(!index.is_empty());
+        // By slot, with no record to read: only the slot under that key.
+        assert!(!index.remove_slot(&b"ccc"[..], 1), "slot 1 is under bb");
+        assert!(index.remove_slot(&b"ccc"[..], 2));
+        assert!(!index.remove_slot(&b"ccc"[..], 2), "removed once");
+        assert_eq!(index.find(&b"ccc"[..], |s| records[s as usize]), None);
+        assert_eq!(index.len(), 2);
     }
 }

@@ -105,9 +105,10 @@ pub struct Workers {
 
 impl Workers {
     /// Registers a worker not known yet, suspect until the caller makes
-    /// it idle, with `credit` capped at [`MAX_CREDIT`]. Returns its slot. The record keeps its own copy of
-    /// the identity, packed with other workers' identities: one chunk
-    /// of 2 KiB stays allocated while any worker named in it is known.
+    /// it idle, with `credit` capped at [`MAX_CREDIT`]. Returns its slot.
+    /// The record keeps its own copy of the identity, packed with other
+    /// workers' identities: one chunk of 2 KiB stays allocated while any
+    /// worker named in it is known.
     pub fn insert(
         &mut self,
         peer: PeerId,

@@ -383,14 +383,13 @@ impl Broker {
         let Some(req) = self.requests.get(request) else {
             return;
         };
-        let (worker, holder) = match req.in_flight() {
-            Some((worker, a)) if a == attempt => (worker.clone(), req.holder()),
+        let worker = match req.in_flight() {
+            Some((worker, a)) if a == attempt => worker.clone(),
             _ => return,
         };
         self.stats.attempt_timeouts += 1;
         warn!(request = request.0, worker = ?worker, attempt, "attempt timed out");
-        if let Some(key) = holder {
-            self.release_hold(request);
+        if let Some(key) = self.release_hold(request) {
             self.stop_waiting_for(key);
         }
         self.fail_attempt(now, request, attempt, &worker);

@@ -466,22 +466,15 @@ impl Native {
     /// Drops connection `i`; `why` is logged when it is not a peer
     /// leaving normally.
     fn close(&mut self, i: usize, why: Option<&str>) {
-        let Some(conn) = self.conns[i].as_ref() else {
+        let Some(mut conn) = self.conns[i].take() else {
             return;
         };
         let bound = &mut self.bound[conn.listener];
         if !conn.identity.is_empty() {
-            let conns = &self.conns;
-            let routed = bound
-                .routes
-                .find(conn.identity.as_ref(), |s| identity_at(conns, s));
-            if routed == Some(i as u32) {
-                bound
-                    .routes
-                    .remove(conn.identity.as_ref(), |s| identity_at(conns, s));
-            }
+            // Only if the index has this slot under the identity (a refused
+            // connection never got an entry).
+            bound.routes.remove_slot(conn.identity.as_ref(), i as u32);
         }
-        let mut conn = self.conns[i].take().expect("looked at above");
         match why {
             Some(why) => {
                 warn!(peer = %conn.peer, endpoint = %bound.endpoint, reason = why, "connection dropped")
